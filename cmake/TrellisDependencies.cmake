@@ -1,0 +1,12 @@
+# Third-party packages, all from Debian (scripts/install-deps.sh installs them).
+find_package(Threads REQUIRED)
+find_package(OpenSSL 3 REQUIRED)
+find_package(Boost 1.81 REQUIRED CONFIG COMPONENTS json url)
+find_package(CLI11 CONFIG REQUIRED)
+if(TRELLIS_BUILD_TESTS)
+  find_package(GTest CONFIG REQUIRED)
+  find_package(rapidcheck CONFIG REQUIRED)
+endif()
+if(TRELLIS_BUILD_BENCH)
+  find_package(benchmark CONFIG REQUIRED)
+endif()

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Trellis needs (ARCHITECTURE.md §2), and only the missing ones.
+# Idempotent: when everything is present it runs no apt command at all and returns in well under
+# a second. Run as root (or with sudo available).
+set -euo pipefail
+
+packages=(
+  build-essential g++ cmake ninja-build pkg-config ccache
+  clang-14 libclang-rt-14-dev
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev
+  libvalijson-dev libsqlite3-dev libhiredis-dev redis-server
+  libcli11-dev libtomlplusplus-dev
+  libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
+  git curl ca-certificates xz-utils
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done" >&2
