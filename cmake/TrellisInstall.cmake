@@ -20,5 +20,6 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/trellisConfig.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/trellisConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/trellis)
 
+file(RELATIVE_PATH TRELLIS_PC_TO_PREFIX "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
 configure_file(cmake/trellis.pc.in ${CMAKE_CURRENT_BINARY_DIR}/trellis.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/trellis.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

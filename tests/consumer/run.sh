@@ -10,5 +10,8 @@ cmake -S "$src_dir" -B "$work/build" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" \
       -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
 cmake --build "$work/build" >/dev/null
 "$work/build/consumer"
-PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" pkg-config --exists trellis
-echo "pkg-config: trellis $(PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" pkg-config --modversion trellis)"
+# The same program built with nothing but pkg-config's flags (static library: --static).
+export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
+"$cxx" -o "$work/consumer-pc" "$src_dir/main.cpp" $(pkg-config --static --cflags --libs trellis)
+"$work/consumer-pc"
+echo "pkg-config: trellis $(pkg-config --modversion trellis)"

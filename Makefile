@@ -1,0 +1,67 @@
+# Trellis — the two commands a new machine needs are `make run` and `make test`.
+# Every target installs what is missing first (scripts/install-deps.sh, tools/node via npm ci).
+
+JOBS         ?= $(shell nproc)
+WERROR       ?= OFF
+FUZZ_SECONDS ?= 60
+NODE_DIR     := tools/node
+NODE_STAMP   := $(NODE_DIR)/node_modules/.trellis-installed
+TRELLIS      := build/bin/trellis
+
+.PHONY: all deps node configure build test run bench docs clean check-clang fuzz-jsonrpc asan tsan
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+# The pinned npm peers (Node 22, conformance suite, TypeScript SDK, reference servers).
+node: deps $(NODE_STAMP)
+$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+configure: deps
+	@cmake --preset release -DTRELLIS_WERROR=$(WERROR) >/dev/null
+
+build: configure
+	cmake --build --preset release -j $(JOBS)
+
+test: build node
+	ctest --preset release -j $(JOBS)
+
+run: build
+	@echo "trellis $$($(TRELLIS) --version | cut -d' ' -f2) is built at $(TRELLIS)."
+	@echo "The MCP server (trellis serve) is not implemented yet; it arrives with the server issue."
+	@echo "What runs today: the state machines and their tables:"
+	@$(TRELLIS) fsm --list
+	@echo "Try: $(TRELLIS) fsm client_connection --format mermaid"
+
+bench: build
+	@mkdir -p bench/results
+	build/bin/trellis_micro_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
+	  --benchmark_out=bench/results/latest.json --benchmark_out_format=json
+
+# Regenerates docs/state-machines.md from the transition tables.
+docs: build
+	$(TRELLIS) fsm --reference > docs/state-machines.md
+
+# Builds everything with clang++ 14 (warnings as errors when WERROR=ON), fuzz targets included.
+check-clang: deps
+	@cmake --preset clang -DTRELLIS_WERROR=$(WERROR) >/dev/null
+	cmake --build --preset clang -j $(JOBS)
+
+fuzz-jsonrpc: deps
+	@cmake --preset clang >/dev/null
+	cmake --build --preset clang -j $(JOBS) --target fuzz_jsonrpc
+	@mkdir -p build-clang/fuzz-corpus/jsonrpc
+	build-clang/bin/fuzz_jsonrpc -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  build-clang/fuzz-corpus/jsonrpc tests/fuzz/corpus/jsonrpc
+
+asan tsan: deps
+	@cmake --preset $@ >/dev/null
+	cmake --build --preset $@ -j $(JOBS)
+	ctest --preset $@ -j $(JOBS)
+
+clean:
+	rm -rf build build-debug build-asan build-tsan build-clang
