@@ -7,6 +7,7 @@ FUZZ_SECONDS ?= 60
 NODE_DIR     := tools/node
 NODE_STAMP   := $(NODE_DIR)/node_modules/.trellis-installed
 TRELLIS      := build/bin/trellis
+HTTP_ADDRESS ?= 127.0.0.1:8080
 
 .PHONY: all deps node configure build test run bench docs clean check-clang fuzz-jsonrpc asan tsan
 
@@ -30,12 +31,13 @@ build: configure
 test: build node
 	ctest --preset release -j $(JOBS)
 
+# Starts the demo server over Streamable HTTP on its embedded defaults (127.0.0.1:8080/mcp).
 run: build
-	@echo "trellis $$($(TRELLIS) --version | cut -d' ' -f2) is built at $(TRELLIS)."
-	@echo "The MCP server (trellis serve) is not implemented yet; it arrives with the server issue."
-	@echo "What runs today: the state machines and their tables:"
-	@$(TRELLIS) fsm --list
-	@echo "Try: $(TRELLIS) fsm client_connection --format mermaid"
+	@echo "Starting trellis serve --http $(HTTP_ADDRESS) (Ctrl-C stops it)."
+	@echo "Connect an MCP client to http://$(HTTP_ADDRESS)/mcp, for example:"
+	@echo "  npx @modelcontextprotocol/inspector --transport http --server-url http://$(HTTP_ADDRESS)/mcp"
+	@echo "Or serve over stdio instead: $(TRELLIS) serve --stdio"
+	$(TRELLIS) serve --http $(HTTP_ADDRESS)
 
 bench: build
 	@mkdir -p bench/results

@@ -3,9 +3,25 @@
 
 #include <CLI/CLI.hpp>
 
+#include "trellis/server.hpp"
+
+#include <string>
+#include <vector>
+
 namespace trellis::cli {
 
 // `trellis fsm`: list machines, print one as Mermaid/DOT/JSON/Markdown, or the whole reference.
 void add_fsm_command(CLI::App& app);
+
+// `trellis serve`: the MCP server daemon (demo toolset) over --stdio or --http HOST:PORT.
+void add_serve_command(CLI::App& app);
+
+struct HttpServeOptions {
+  bool json_response = false;
+  bool stateless = false;
+  std::vector<std::string> allowed_origins;
+};
+// Serves `server` over Streamable HTTP on `host_port` until shut down; returns an exit code.
+int serve_http(Server& server, const std::string& host_port, const HttpServeOptions& options);
 
 }  // namespace trellis::cli

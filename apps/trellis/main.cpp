@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("trellis ") + trellis::kVersion);
   app.require_subcommand(1, 1);
   trellis::cli::add_fsm_command(app);
+  trellis::cli::add_serve_command(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

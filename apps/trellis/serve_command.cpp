@@ -1,0 +1,88 @@
+// `trellis serve`: the MCP server daemon with the built-in demo toolset, over stdio or HTTP.
+#include "commands.hpp"
+#include "demo_toolset.hpp"
+
+#include "trellis/telemetry/log.hpp"
+
+#include <csignal>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include <pthread.h>
+
+namespace trellis::cli {
+namespace {
+
+struct ServeOptions {
+  bool stdio = false;
+  std::string http;  // host:port
+  bool json_response = false;
+  bool stateless = false;
+  std::vector<std::string> allowed_origins;
+  std::string log_level = "info";
+};
+
+// Blocks SIGINT and SIGTERM in every thread and turns them into a graceful shutdown.
+class SignalWatcher {
+ public:
+  explicit SignalWatcher(std::function<void()> on_signal) {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGUSR1);  // used only to wake the watcher at exit
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    thread_ = std::thread([this, on_signal = std::move(on_signal)] {
+      int signal = 0;
+      while (sigwait(&set_, &signal) == 0) {
+        if (signal == SIGUSR1) return;
+        telemetry::Logger::global().info("trellis.serve.signal", {{"signal", signal}});
+        on_signal();
+      }
+    });
+  }
+  ~SignalWatcher() {
+    pthread_kill(thread_.native_handle(), SIGUSR1);
+    thread_.join();
+  }
+
+ private:
+  sigset_t set_;
+  std::thread thread_;
+};
+
+int run_serve(const ServeOptions& opts) {
+  auto& log = telemetry::Logger::global();
+  if (auto level = telemetry::parse_level(opts.log_level)) log.set_level(*level);
+  if (opts.stdio == !opts.http.empty()) {
+    std::cerr << "trellis serve: choose exactly one of --stdio and --http HOST:PORT\n";
+    return 2;
+  }
+  Server server({.info = {.name = "trellis-demo", .version = "", .title = "Trellis demo server"},
+                 .instructions = "A demo server: echo, add and slow tools, a readme resource, a greeting template "
+                                 "and a greet prompt."});
+  register_demo_toolset(server);
+  SignalWatcher signals([&server] { server.shutdown(); });
+  if (opts.stdio) return server.serve_stdio();
+  return serve_http(server, opts.http, {.json_response = opts.json_response,
+                                        .stateless = opts.stateless,
+                                        .allowed_origins = opts.allowed_origins});
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto opts = std::make_shared<ServeOptions>();
+  auto* cmd = app.add_subcommand("serve", "Run the MCP server with the built-in demo toolset");
+  cmd->add_flag("--stdio", opts->stdio, "Serve one session on stdin/stdout (logs go to stderr)");
+  cmd->add_option("--http", opts->http, "Serve Streamable HTTP on HOST:PORT (e.g. 127.0.0.1:8080), endpoint /mcp");
+  cmd->add_flag("--json-response", opts->json_response, "HTTP: answer requests with JSON bodies instead of SSE streams");
+  cmd->add_flag("--stateless", opts->stateless, "HTTP: no sessions; every POST stands alone");
+  cmd->add_option("--allow-origin", opts->allowed_origins, "HTTP: an Origin to accept (repeatable)");
+  cmd->add_option("--log-level", opts->log_level, "trace, debug, info, warn, error or off")->capture_default_str();
+  cmd->callback([opts] {
+    if (const int rc = run_serve(*opts); rc != 0) throw CLI::RuntimeError(rc);
+  });
+}
+
+}  // namespace trellis::cli

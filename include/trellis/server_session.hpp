@@ -1,0 +1,81 @@
+// trellis/server_session.hpp — one MCP session of a Server, as transports see it.
+//
+// A transport (stdio, Streamable HTTP, or your own) decodes each incoming line or body with
+// jsonrpc::decode and hands the Message to Session::receive together with the Outbound that the
+// answer must go to. The session does the rest: admission through the server_session state
+// machine (initialize once; only ping before it; reject with the state while draining), dispatch
+// to the worker pool, cancellation, progress, and server-to-client requests.
+//
+// Outbound is the transport's half: one destination for server-to-client messages. Over stdio
+// there is one, stdout. Over Streamable HTTP every POST that carries a request has its own (a JSON
+// body or an SSE stream) and the session may have a standalone one (the GET stream).
+//
+// A Session serializes its own state on a strand of the executor it is given; receive(), close()
+// and set_standalone() may be called from any thread.
+#pragma once
+
+#include "trellis/jsonrpc.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace trellis {
+
+class Outbound {
+ public:
+  virtual ~Outbound() = default;
+  // Queues one JSON-RPC message (compact JSON text, no framing) for the client. Called from any
+  // thread, in the order the messages must arrive; must not block for long. Returns false when
+  // the destination is already closed (the message is dropped).
+  virtual bool send(std::string message) = 0;
+  // Whether messages other than the final response can travel here (stdio and SSE: yes; a
+  // JSON-body POST response: no). Progress, logs and server requests that belong to a request
+  // go to its Outbound when it streams, and to the session's standalone Outbound otherwise.
+  virtual bool streaming() const noexcept = 0;
+  // The request this Outbound was opened for is over: its response was sent, or it was cancelled
+  // and gets none. Called exactly once per request, after its last send().
+  virtual void finish() {}
+};
+
+namespace server_detail {
+class Core;
+}
+
+class Session {
+ public:
+  enum class Mode {
+    stateful,   // initialize → initialized → requests; the normal case
+    stateless,  // every request is self-contained; no initialize needed (stateless HTTP)
+  };
+
+  static std::shared_ptr<Session> create(std::shared_ptr<server_detail::Core> core, boost::asio::any_io_executor executor,
+                                         std::string id, Mode mode = Mode::stateful);
+  virtual ~Session() = default;
+
+  // A decoded message from the client. Requests are answered on `reply` (required for requests);
+  // notifications and responses to our requests take no reply (pass nullptr).
+  virtual void receive(jsonrpc::Message message, std::shared_ptr<Outbound> reply) = 0;
+
+  // Where messages unrelated to a request go (the HTTP GET stream; stdout). nullptr detaches:
+  // such messages are dropped while nobody listens.
+  virtual void set_standalone(std::shared_ptr<Outbound> outbound) = 0;
+
+  // Orderly end (stdin EOF, HTTP DELETE, server shutdown): new requests are rejected, in-flight
+  // ones finish (up to drain_timeout, then their stop tokens are requested), then the session
+  // closes and `on_closed` callbacks run. Idempotent.
+  virtual void close() = 0;
+  virtual void on_closed(std::function<void()> callback) = 0;
+
+  virtual const std::string& id() const noexcept = 0;
+  // The negotiated protocol revision; empty until initialize succeeded.
+  virtual std::string protocol_version() const = 0;
+  // True once the state machine reached `closed`.
+  virtual bool closed() const noexcept = 0;
+  // {machine, state, ms_in_state, history, pending} of the session's state machine.
+  virtual boost::json::object debug_state() const = 0;
+};
+
+}  // namespace trellis

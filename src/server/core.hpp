@@ -1,0 +1,63 @@
+// The engine shared by a Server's transports and sessions: options, the catalog snapshot, the
+// worker pool that runs handlers, and the live sessions (for broadcasts).
+#pragma once
+
+#include "catalog.hpp"
+
+#include <boost/asio/thread_pool.hpp>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace trellis::server_detail {
+
+class SessionImpl;
+
+class Core : public std::enable_shared_from_this<Core> {
+ public:
+  explicit Core(ServerOptions options);
+  ~Core();
+
+  const ServerOptions& options() const noexcept { return options_; }
+  boost::asio::thread_pool& workers() noexcept { return workers_; }
+
+  std::shared_ptr<const Catalog> catalog() const { return catalog_.load(std::memory_order_acquire); }
+  // Applies `change` to a copy of the catalog and publishes it; returns what `change` returned.
+  template <class Change>
+  auto update_catalog(Change change) {
+    std::lock_guard lock(update_mutex_);
+    auto next = std::make_shared<Catalog>(*catalog_.load(std::memory_order_acquire));
+    auto result = change(*next);
+    catalog_.store(std::move(next), std::memory_order_release);
+    return result;
+  }
+
+  // What to advertise in initialize.
+  boost::json::object capabilities() const;
+
+  void add_session(const std::shared_ptr<SessionImpl>& session);
+  void remove_session(const SessionImpl* session);
+  // Calls `fn` for every live session.
+  void for_each_session(const std::function<void(SessionImpl&)>& fn);
+  std::size_t session_count();
+
+  // notifications/<kind>/list_changed to every initialized session.
+  void list_changed(std::string_view kind);
+
+  // Shuts every session down; new sessions are refused from now on.
+  void shutdown();
+  bool shutting_down() const noexcept { return shutting_down_.load(std::memory_order_acquire); }
+
+ private:
+  ServerOptions options_;
+  boost::asio::thread_pool workers_;
+  std::atomic<std::shared_ptr<const Catalog>> catalog_;
+  std::mutex update_mutex_;
+  std::mutex sessions_mutex_;
+  std::vector<std::weak_ptr<SessionImpl>> sessions_;
+  std::atomic<bool> shutting_down_{false};
+};
+
+}  // namespace trellis::server_detail

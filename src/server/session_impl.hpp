@@ -1,0 +1,121 @@
+// The server side of one MCP session: admission through the server_session machine, dispatch
+// of requests to the worker pool, cancellation, and requests from server to client.
+#pragma once
+
+#include "core.hpp"
+
+#include "trellis/fsm_asio.hpp"
+#include "trellis/machines/server_session.hpp"
+#include "trellis/server_session.hpp"
+
+#include <boost/asio/strand.hpp>
+
+#include <condition_variable>
+#include <set>
+#include <stop_token>
+#include <unordered_map>
+
+namespace trellis::server_detail {
+
+class RequestContextImpl;
+
+class SessionImpl final : public Session, public std::enable_shared_from_this<SessionImpl> {
+ public:
+  SessionImpl(std::shared_ptr<Core> core, boost::asio::any_io_executor executor, std::string id, Mode mode);
+  ~SessionImpl() override;
+
+  // Session
+  void receive(jsonrpc::Message message, std::shared_ptr<Outbound> reply) override;
+  void set_standalone(std::shared_ptr<Outbound> outbound) override;
+  void close() override;
+  void on_closed(std::function<void()> callback) override;
+  const std::string& id() const noexcept override { return id_; }
+  std::string protocol_version() const override;
+  bool closed() const noexcept override { return closed_.load(std::memory_order_acquire); }
+  boost::json::object debug_state() const override;
+
+  // For request contexts and broadcasts (any thread).
+  const ClientInfo& client() const noexcept { return client_; }
+  bool log_enabled(LogLevel level) const noexcept {
+    return static_cast<int>(level) >= log_level_.load(std::memory_order_relaxed);
+  }
+  // Sends a notification to `preferred` when it streams, else to the standalone stream.
+  void notify(const std::shared_ptr<Outbound>& preferred, std::string_view method, const boost::json::object& params);
+  bool initialized() const noexcept { return initialized_.load(std::memory_order_acquire); }
+  void resource_updated(std::string uri);
+  Result<boost::json::value> request_client(const std::shared_ptr<Outbound>& preferred, std::string_view method,
+                                            boost::json::object params, std::chrono::milliseconds timeout,
+                                            std::stop_token stop);
+
+ private:
+  using Machine = fsm::Instance<machines::server_session::kMachine>;
+  using MState = machines::server_session::State;
+  using MEvent = machines::server_session::Event;
+
+  struct InFlight {
+    std::stop_source stop;
+    std::shared_ptr<Outbound> reply;
+    bool cancelled = false;
+  };
+  struct PendingReply {
+    std::mutex mutex;
+    std::condition_variable_any ready;
+    std::optional<Result<boost::json::value>> outcome;
+  };
+  // A request method: `worker` ones run user code on the pool, the rest answer on the strand.
+  using MethodFn = Result<boost::json::value> (*)(SessionImpl&, const boost::json::object& params, RequestContextImpl* context);
+  struct Method {
+    MethodFn fn;
+    bool worker;
+  };
+  static const jsonrpc::Router<Method>& methods();
+
+  // All below run on the strand.
+  void on_message(jsonrpc::Message message, std::shared_ptr<Outbound> reply);
+  void on_request(jsonrpc::Message message, std::shared_ptr<Outbound> reply);
+  void on_notification(const jsonrpc::Message& message);
+  void on_response(const jsonrpc::Message& message);
+  void on_initialize(const jsonrpc::Message& message, const std::shared_ptr<Outbound>& reply);
+  // Refusal per the machine's state, or nullopt when the request may be served.
+  std::optional<Error> admission_error(std::string_view method);
+  void run_on_worker(const Method& method, jsonrpc::Message message, std::shared_ptr<Outbound> reply);
+  void complete(const jsonrpc::Id& id, std::string response);
+  void begin_close();
+  void drain_finished_or_timeout(bool timed_out);
+  void become_closed(MEvent event);
+  void reply_now(const std::shared_ptr<Outbound>& reply, const jsonrpc::Id& id, const Result<boost::json::value>& result);
+
+  // MCP methods.
+  static Result<boost::json::value> ping(SessionImpl&, const boost::json::object&, RequestContextImpl*);
+  static Result<boost::json::value> set_level(SessionImpl&, const boost::json::object&, RequestContextImpl*);
+  static Result<boost::json::value> list_tools(SessionImpl&, const boost::json::object&, RequestContextImpl*);
+  static Result<boost::json::value> list_resources(SessionImpl&, const boost::json::object&, RequestContextImpl*);
+  static Result<boost::json::value> list_templates(SessionImpl&, const boost::json::object&, RequestContextImpl*);
+  static Result<boost::json::value> list_prompts(SessionImpl&, const boost::json::object&, RequestContextImpl*);
+  static Result<boost::json::value> subscribe(SessionImpl&, const boost::json::object&, RequestContextImpl*);
+  static Result<boost::json::value> unsubscribe(SessionImpl&, const boost::json::object&, RequestContextImpl*);
+  static Result<boost::json::value> call_tool(SessionImpl&, const boost::json::object&, RequestContextImpl*);
+  static Result<boost::json::value> read_resource(SessionImpl&, const boost::json::object&, RequestContextImpl*);
+  static Result<boost::json::value> get_prompt(SessionImpl&, const boost::json::object&, RequestContextImpl*);
+  static Result<boost::json::value> complete_argument(SessionImpl&, const boost::json::object&, RequestContextImpl*);
+
+  std::shared_ptr<Core> core_;
+  boost::asio::strand<boost::asio::any_io_executor> strand_;
+  std::string id_;
+  Mode mode_;
+  fsm::AsioScheduler scheduler_;
+  Machine machine_;
+  ClientInfo client_;  // written once on the strand before initialized_ is set
+  std::atomic<bool> initialized_{false};
+  std::atomic<int> log_level_{static_cast<int>(LogLevel::info)};
+  std::atomic<std::shared_ptr<Outbound>> standalone_;
+  std::unordered_map<jsonrpc::Id, InFlight> inflight_;
+  std::set<std::string, std::less<>> subscriptions_;
+  std::mutex pending_mutex_;
+  std::unordered_map<jsonrpc::Id, std::shared_ptr<PendingReply>> pending_;
+  std::atomic<std::int64_t> next_request_id_{1};
+  std::vector<std::function<void()>> on_closed_;
+  std::atomic<bool> closed_{false};
+};
+
+}  // namespace trellis::server_detail

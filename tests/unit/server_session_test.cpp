@@ -1,0 +1,386 @@
+// The protocol engine through one Session: lifecycle, admission, tools, resources, prompts,
+// completion, logging, progress, cancellation, pagination and server-to-client requests.
+#include "support/server_fixture.hpp"
+
+#include <atomic>
+
+namespace trellis {
+namespace {
+
+using testing::error_code;
+using testing::SessionHarness;
+
+boost::json::object schema(std::string_view json) { return boost::json::parse(json).as_object(); }
+
+void add_echo(Server& server) {
+  ASSERT_TRUE(server.add_tool({.name = "echo",
+                               .input_schema = schema(R"({"$schema":"https://json-schema.org/draft/2020-12/schema",)"
+                                                      R"("type":"object","properties":{"text":{"type":"string"}},)"
+                                                      R"("required":["text"],"additionalProperties":false})")},
+                              [](RequestContext&, const boost::json::object& args) -> Result<boost::json::object> {
+                                return tool_text(args.at("text").as_string());
+                              }));
+}
+
+// Waits until its stop token is requested (or 10 s), reporting progress once first.
+struct Blocker {
+  std::atomic<bool> started{false};
+  std::atomic<bool> saw_stop{false};
+  ToolHandler handler() {
+    return [this](RequestContext& context, const boost::json::object&) -> Result<boost::json::object> {
+      context.report_progress(1, 2, "started");
+      started = true;
+      std::mutex m;
+      std::condition_variable_any cv;
+      std::unique_lock lock(m);
+      cv.wait_for(lock, context.stop_token(), std::chrono::seconds(10), [] { return false; });
+      saw_stop = context.stop_requested();
+      return tool_text("finished");
+    };
+  }
+};
+
+bool has_result(const boost::json::object& response) { return response.contains("result"); }
+
+TEST(ServerSession, InitializeNegotiatesTheRequestedVersion) {
+  SessionHarness h;
+  h.open();
+  auto r = h.call(1, "initialize", R"({"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}})");
+  EXPECT_EQ(r.at("result").at("protocolVersion"), "2025-06-18");
+  EXPECT_TRUE(r.at("result").at("capabilities").as_object().contains("tools"));
+  EXPECT_EQ(h.session->protocol_version(), "2025-06-18");
+}
+
+TEST(ServerSession, UnknownVersionGetsTheLatest) {
+  SessionHarness h;
+  h.open();
+  auto r = h.call(1, "initialize", R"({"protocolVersion":"1999-01-01","capabilities":{},"clientInfo":{"name":"c","version":"1"}})");
+  EXPECT_EQ(r.at("result").at("protocolVersion").as_string(), kLatestProtocolVersion);
+}
+
+TEST(ServerSession, SecondInitializeIsRejected) {
+  SessionHarness h;
+  h.open();
+  h.initialize();
+  auto r = h.call(2, "initialize", R"({"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}})");
+  EXPECT_EQ(error_code(r), jsonrpc_code::invalid_request);
+  EXPECT_EQ(r.at("error").at("data").at("state"), "ready");
+}
+
+TEST(ServerSession, OnlyPingIsServedBeforeInitialize) {
+  SessionHarness h;
+  add_echo(h.server);
+  h.open();
+  EXPECT_TRUE(has_result(h.call(1, "ping")));
+  auto r = h.call(2, "tools/list");
+  EXPECT_EQ(error_code(r), jsonrpc_code::invalid_request);
+  EXPECT_EQ(r.at("error").at("data").at("state"), "uninitialized");
+}
+
+TEST(ServerSession, ToolsListKeepsTheSchemaExactly) {
+  SessionHarness h;
+  add_echo(h.server);
+  h.open();
+  h.initialize();
+  auto r = h.call(1, "tools/list");
+  const auto& tool = r.at("result").at("tools").at(0).as_object();
+  EXPECT_EQ(tool.at("name"), "echo");
+  EXPECT_EQ(boost::json::serialize(tool.at("inputSchema")),
+            R"({"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object","properties":{"text":{"type":"string"}},"required":["text"],"additionalProperties":false})");
+}
+
+TEST(ServerSession, ToolCallEchoes) {
+  SessionHarness h;
+  add_echo(h.server);
+  h.open();
+  h.initialize();
+  auto r = h.call(1, "tools/call", R"({"name":"echo","arguments":{"text":"héllo"}})");
+  EXPECT_EQ(r.at("result").at("content").at(0).at("text"), "héllo");
+  EXPECT_FALSE(r.at("result").as_object().contains("isError"));
+}
+
+TEST(ServerSession, InvalidArgumentsAreAToolErrorNotAProtocolError) {
+  SessionHarness h;
+  add_echo(h.server);
+  h.open();
+  h.initialize();
+  auto r = h.call(1, "tools/call", R"({"name":"echo","arguments":{"text":42}})");
+  ASSERT_TRUE(has_result(r)) << boost::json::serialize(r);
+  EXPECT_EQ(r.at("result").at("isError"), true);
+  EXPECT_NE(std::string(r.at("result").at("content").at(0).at("text").as_string()).find("text"), std::string::npos);
+}
+
+TEST(ServerSession, UnknownToolIsInvalidParams) {
+  SessionHarness h;
+  h.open();
+  h.initialize();
+  EXPECT_EQ(error_code(h.call(1, "tools/call", R"({"name":"nope"})")), jsonrpc_code::invalid_params);
+}
+
+TEST(ServerSession, UnknownMethodIsMethodNotFound) {
+  SessionHarness h;
+  h.open();
+  h.initialize();
+  EXPECT_EQ(error_code(h.call(1, "tools/frobnicate")), jsonrpc_code::method_not_found);
+}
+
+TEST(ServerSession, StructuredContentIsCheckedAgainstTheOutputSchema) {
+  SessionHarness h;
+  bool good = true;
+  ASSERT_TRUE(h.server.add_tool(
+      {.name = "sum", .output_schema = schema(R"({"type":"object","properties":{"sum":{"type":"number"}},"required":["sum"]})")},
+      [&](RequestContext&, const boost::json::object&) -> Result<boost::json::object> {
+        auto r = tool_text("3");
+        r["structuredContent"] = good ? boost::json::object{{"sum", 3}} : boost::json::object{{"sum", "three"}};
+        return r;
+      }));
+  h.open();
+  h.initialize();
+  auto ok = h.call(1, "tools/call", R"({"name":"sum"})");
+  EXPECT_EQ(ok.at("result").at("structuredContent").at("sum"), 3);
+  good = false;
+  auto bad = h.call(2, "tools/call", R"({"name":"sum"})");
+  EXPECT_EQ(bad.at("result").at("isError"), true);
+}
+
+TEST(ServerSession, ProgressGoesToTheRequestsStream) {
+  SessionHarness h;
+  ASSERT_TRUE(h.server.add_tool({.name = "steps"}, [](RequestContext& context, const boost::json::object&) -> Result<boost::json::object> {
+    for (int i = 1; i <= 3; ++i) context.report_progress(i, 3);
+    return tool_text("done");
+  }));
+  h.open();
+  h.initialize();
+  auto r = h.call(1, "tools/call", R"({"name":"steps","_meta":{"progressToken":"p1"}})");
+  EXPECT_TRUE(has_result(r));
+  std::vector<double> seen;
+  for (const auto& m : h.out->messages()) {
+    const auto& o = m.as_object();
+    if (o.contains("method") && o.at("method") == "notifications/progress") {
+      EXPECT_EQ(o.at("params").at("progressToken"), "p1");
+      seen.push_back(o.at("params").at("progress").to_number<double>());
+    }
+  }
+  EXPECT_EQ(seen, (std::vector<double>{1, 2, 3}));
+  // Progress precedes the response on the same stream.
+  const auto messages = h.out->messages();
+  EXPECT_TRUE(messages.back().as_object().contains("result"));
+}
+
+TEST(ServerSession, CancelledRequestStopsItsHandlerAndGetsNoResponse) {
+  SessionHarness h;
+  Blocker blocker;
+  ASSERT_TRUE(h.server.add_tool({.name = "block"}, blocker.handler()));
+  h.open();
+  h.initialize();
+  auto stream = std::make_shared<testing::RecordingOutbound>();
+  h.send(R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"block","_meta":{"progressToken":1}}})", stream);
+  ASSERT_TRUE(stream->wait([](const auto& messages, int) { return !messages.empty(); }));
+  h.send(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7,"reason":"test"}})");
+  ASSERT_TRUE(stream->wait([](const auto&, int finished) { return finished == 1; }));
+  EXPECT_TRUE(blocker.saw_stop);
+  for (const auto& m : stream->messages()) EXPECT_FALSE(m.as_object().contains("result")) << boost::json::serialize(m);
+  // The session keeps serving.
+  EXPECT_TRUE(has_result(h.call(8, "ping")));
+}
+
+TEST(ServerSession, LoggingLevelFiltersMessages) {
+  SessionHarness h;
+  ASSERT_TRUE(h.server.add_tool({.name = "chatty"}, [](RequestContext& context, const boost::json::object&) -> Result<boost::json::object> {
+    context.log(LogLevel::debug, "debug line");
+    context.log(LogLevel::error, "error line", "test");
+    return tool_text("ok");
+  }));
+  h.open();
+  h.initialize();
+  EXPECT_TRUE(has_result(h.call(1, "logging/setLevel", R"({"level":"warning"})")));
+  EXPECT_TRUE(has_result(h.call(2, "tools/call", R"({"name":"chatty"})")));
+  std::vector<std::string> logged;
+  for (const auto& m : h.out->messages()) {
+    const auto& o = m.as_object();
+    if (o.contains("method") && o.at("method") == "notifications/message") logged.emplace_back(o.at("params").at("data").as_string());
+  }
+  EXPECT_EQ(logged, std::vector<std::string>{"error line"});
+  EXPECT_EQ(error_code(h.call(3, "logging/setLevel", R"({"level":"loud"})")), jsonrpc_code::invalid_params);
+}
+
+TEST(ServerSession, ListsArePaginatedWithOpaqueCursors) {
+  SessionHarness h({.page_size = 2});
+  add_echo(h.server);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(h.server.add_tool({.name = "t" + std::to_string(i)}, [](RequestContext&, const boost::json::object&) {
+      return Result<boost::json::object>(tool_text(""));
+    }));
+  }
+  h.open();
+  h.initialize();
+  std::vector<std::string> names;
+  std::string cursor;
+  for (int page = 0; page < 10; ++page) {
+    const std::string params = cursor.empty() ? "{}" : R"({"cursor":")" + cursor + R"("})";
+    auto r = h.call(100 + page, "tools/list", params);
+    for (const auto& t : r.at("result").at("tools").as_array()) names.emplace_back(t.at("name").as_string());
+    const auto* next = r.at("result").as_object().if_contains("nextCursor");
+    if (!next) break;
+    cursor = next->as_string();
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"echo", "t0", "t1", "t2", "t3", "t4"}));
+  EXPECT_EQ(error_code(h.call(200, "tools/list", R"({"cursor":"bm9wZQ=="})")), jsonrpc_code::invalid_params);
+}
+
+TEST(ServerSession, ResourcesStaticTemplatedAndMissing) {
+  SessionHarness h;
+  ASSERT_TRUE(h.server.add_resource({.uri = "demo://readme", .name = "readme", .mime_type = "text/plain"},
+                                    [](RequestContext&, std::string_view uri, const UriVariables&) -> Result<boost::json::array> {
+                                      return boost::json::array{text_resource(uri, "text/plain", "hi")};
+                                    }));
+  ASSERT_TRUE(h.server.add_resource_template({.uri_template = "demo://items/{id}", .name = "item"},
+                                             [](RequestContext&, std::string_view uri, const UriVariables& v) -> Result<boost::json::array> {
+                                               return boost::json::array{text_resource(uri, "", "item " + v.at(0).second)};
+                                             }));
+  h.open();
+  h.initialize();
+  EXPECT_EQ(h.call(1, "resources/read", R"({"uri":"demo://readme"})").at("result").at("contents").at(0).at("text"), "hi");
+  EXPECT_EQ(h.call(2, "resources/read", R"({"uri":"demo://items/42"})").at("result").at("contents").at(0).at("text"), "item 42");
+  auto missing = h.call(3, "resources/read", R"({"uri":"demo://nothing"})");
+  EXPECT_EQ(error_code(missing), jsonrpc_code::resource_not_found);
+  EXPECT_EQ(missing.at("error").at("data").at("uri"), "demo://nothing");
+  EXPECT_EQ(h.call(4, "resources/templates/list").at("result").at("resourceTemplates").at(0).at("uriTemplate"), "demo://items/{id}");
+}
+
+TEST(ServerSession, SubscribedSessionsHearResourceUpdates) {
+  SessionHarness h;
+  h.open();
+  h.initialize();
+  EXPECT_TRUE(has_result(h.call(1, "resources/subscribe", R"({"uri":"demo://watched"})")));
+  h.server.notify_resource_updated("demo://other");
+  h.server.notify_resource_updated("demo://watched");
+  ASSERT_TRUE(h.standalone->wait([](const auto& messages, int) {
+    for (const auto& m : messages)
+      if (m.as_object().at("method") == "notifications/resources/updated") return true;
+    return false;
+  }));
+  std::size_t updates = 0;
+  for (const auto& m : h.standalone->messages()) {
+    if (m.as_object().at("method") != "notifications/resources/updated") continue;
+    ++updates;
+    EXPECT_EQ(m.at("params").at("uri"), "demo://watched");
+  }
+  EXPECT_EQ(updates, 1u);
+}
+
+TEST(ServerSession, ListChangedReachesInitializedSessions) {
+  SessionHarness h;
+  h.open();
+  h.initialize();
+  add_echo(h.server);
+  EXPECT_TRUE(h.standalone->wait([](const auto& messages, int) {
+    for (const auto& m : messages)
+      if (m.as_object().at("method") == "notifications/tools/list_changed") return true;
+    return false;
+  }));
+}
+
+TEST(ServerSession, PromptsRequireTheirArguments) {
+  SessionHarness h;
+  ASSERT_TRUE(h.server.add_prompt({.name = "greet", .arguments = {{.name = "who", .required = true}}},
+                                  [](RequestContext&, const boost::json::object& args) -> Result<boost::json::object> {
+                                    boost::json::object m{{"role", "user"}, {"content", text_content(args.at("who").as_string())}};
+                                    return boost::json::object{{"messages", boost::json::array{m}}};
+                                  }));
+  h.open();
+  h.initialize();
+  EXPECT_EQ(h.call(1, "prompts/list").at("result").at("prompts").at(0).at("arguments").at(0).at("required"), true);
+  EXPECT_EQ(h.call(2, "prompts/get", R"({"name":"greet","arguments":{"who":"Ada"}})").at("result").at("messages").at(0).at("content").at("text"),
+            "Ada");
+  EXPECT_EQ(error_code(h.call(3, "prompts/get", R"({"name":"greet"})")), jsonrpc_code::invalid_params);
+}
+
+TEST(ServerSession, CompletionOffersAtMostOneHundredValues) {
+  SessionHarness h;
+  ASSERT_TRUE(h.server.add_prompt({.name = "p", .arguments = {{.name = "a"}}}, [](RequestContext&, const boost::json::object&) {
+    return Result<boost::json::object>(boost::json::object{{"messages", boost::json::array{}}});
+  }));
+  h.server.add_prompt_completion("p", "a", [](std::string_view value, const boost::json::object&) {
+    std::vector<std::string> out;
+    for (int i = 0; i < 150; ++i) out.push_back(std::string(value) + std::to_string(i));
+    return Result<std::vector<std::string>>(out);
+  });
+  h.open();
+  h.initialize();
+  auto r = h.call(1, "completion/complete", R"({"ref":{"type":"ref/prompt","name":"p"},"argument":{"name":"a","value":"x"}})");
+  const auto& completion = r.at("result").at("completion").as_object();
+  EXPECT_EQ(completion.at("values").as_array().size(), 100u);
+  EXPECT_EQ(completion.at("values").at(0), "x0");
+  EXPECT_EQ(completion.at("total"), 150);
+  EXPECT_EQ(completion.at("hasMore"), true);
+}
+
+TEST(ServerSession, SamplingRequestRoundTrip) {
+  SessionHarness h;
+  ASSERT_TRUE(h.server.add_tool({.name = "ask"}, [](RequestContext& context, const boost::json::object&) -> Result<boost::json::object> {
+    auto answer = context.create_message({{"messages", boost::json::array{}}, {"maxTokens", 10}});
+    if (!answer) return answer.error();
+    return tool_text(answer->at("content").at("text").as_string());
+  }));
+  h.open();
+  h.initialize(R"({"sampling":{}})");
+  h.send(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"ask"}})");
+  boost::json::value request;
+  ASSERT_TRUE(h.out->wait([&](const auto& messages, int) {
+    for (const auto& m : messages)
+      if (m.as_object().contains("method") && m.at("method") == "sampling/createMessage") {
+        request = m;
+        return true;
+      }
+    return false;
+  }));
+  const std::string id = boost::json::serialize(request.at("id"));
+  h.send(R"({"jsonrpc":"2.0","id":)" + id +
+         R"(,"result":{"role":"assistant","content":{"type":"text","text":"sampled"},"model":"m"}})");
+  EXPECT_EQ(h.out->response(1).at("result").at("content").at(0).at("text"), "sampled");
+}
+
+TEST(ServerSession, SamplingNeedsTheCapability) {
+  SessionHarness h;
+  ASSERT_TRUE(h.server.add_tool({.name = "ask"}, [](RequestContext& context, const boost::json::object&) -> Result<boost::json::object> {
+    auto answer = context.create_message({});
+    if (!answer) return answer.error();
+    return tool_text("unexpected");
+  }));
+  h.open();
+  h.initialize();
+  auto r = h.call(1, "tools/call", R"({"name":"ask"})");
+  EXPECT_EQ(r.at("result").at("isError"), true);
+}
+
+TEST(ServerSession, DrainingRejectsNewRequestsAndFinishesActiveOnes) {
+  SessionHarness h;
+  std::atomic<bool> release{false};
+  ASSERT_TRUE(h.server.add_tool({.name = "wait"}, [&](RequestContext&, const boost::json::object&) -> Result<boost::json::object> {
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return tool_text("finished");
+  }));
+  h.open();
+  h.initialize();
+  h.send(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"wait"}})");
+  h.session->close();
+  auto rejected = h.call(2, "ping");
+  EXPECT_EQ(error_code(rejected), jsonrpc_code::server_error);
+  EXPECT_EQ(rejected.at("error").at("data").at("state"), "draining");
+  EXPECT_EQ(rejected.at("error").at("data").at("retryable"), false);
+  release = true;
+  EXPECT_EQ(h.out->response(1).at("result").at("content").at(0).at("text"), "finished");
+  ASSERT_TRUE(h.out->wait([&](const auto&, int) { return h.session->closed(); }, std::chrono::seconds(5)) || h.session->closed());
+}
+
+TEST(ServerSession, StatelessSessionsServeWithoutInitialize) {
+  SessionHarness h;
+  add_echo(h.server);
+  h.open(Session::Mode::stateless);
+  auto r = h.call(1, "tools/call", R"({"name":"echo","arguments":{"text":"x"}})");
+  EXPECT_EQ(r.at("result").at("content").at(0).at("text"), "x");
+}
+
+}  // namespace
+}  // namespace trellis
