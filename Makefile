@@ -9,7 +9,7 @@ NODE_STAMP   := $(NODE_DIR)/node_modules/.trellis-installed
 TRELLIS      := build/bin/trellis
 HTTP_ADDRESS ?= 127.0.0.1:8080
 
-.PHONY: all deps node configure build test run bench docs clean check-clang fuzz-jsonrpc asan tsan
+.PHONY: all deps node configure build test run bench docs clean check-clang fuzz-jsonrpc asan tsan conformance-server conformance-client
 
 all: build
 
@@ -39,6 +39,10 @@ run: build
 	@echo "Or serve over stdio instead: $(TRELLIS) serve --stdio"
 	$(TRELLIS) serve --http $(HTTP_ADDRESS)
 
+# The official MCP conformance suite (also part of `make test`, as CTest conformance.*).
+conformance-server conformance-client: build node
+	scripts/conformance.sh $(subst conformance-,,$@) build
+
 bench: build
 	@mkdir -p bench/results
 	build/bin/trellis_micro_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
@@ -60,6 +64,14 @@ fuzz-jsonrpc: deps
 	build-clang/bin/fuzz_jsonrpc -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	  build-clang/fuzz-corpus/jsonrpc tests/fuzz/corpus/jsonrpc
 
+.PHONY: fuzz-uri-template
+fuzz-uri-template: deps
+	@cmake --preset clang >/dev/null
+	cmake --build --preset clang -j $(JOBS) --target fuzz_uri_template
+	@mkdir -p build-clang/fuzz-corpus/uri_template
+	build-clang/bin/fuzz_uri_template -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  build-clang/fuzz-corpus/uri_template tests/fuzz/corpus/uri_template
+
 asan tsan: deps
 	@cmake --preset $@ >/dev/null
 	cmake --build --preset $@ -j $(JOBS)
@@ -67,3 +79,11 @@ asan tsan: deps
 
 clean:
 	rm -rf build build-debug build-asan build-tsan build-clang
+
+.PHONY: fuzz-sse
+fuzz-sse: deps
+	@cmake --preset clang >/dev/null
+	cmake --build --preset clang -j $(JOBS) --target fuzz_sse
+	@mkdir -p build-clang/fuzz-corpus/sse
+	build-clang/bin/fuzz_sse -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  build-clang/fuzz-corpus/sse tests/fuzz/corpus/sse

@@ -5,6 +5,7 @@
 
 #include "trellis/server.hpp"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,9 @@ struct HttpServeOptions {
   bool stateless = false;
   std::vector<std::string> allowed_origins;
 };
+// What a signal does while serving over HTTP (stops the listener; set by serve_http).
+std::function<void()>& server_stop_hook();
+
 // Serves `server` over Streamable HTTP on `host_port` until shut down; returns an exit code.
 int serve_http(Server& server, const std::string& host_port, const HttpServeOptions& options);
 

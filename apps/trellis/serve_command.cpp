@@ -62,7 +62,13 @@ int run_serve(const ServeOptions& opts) {
                  .instructions = "A demo server: echo, add and slow tools, a readme resource, a greeting template "
                                  "and a greet prompt."});
   register_demo_toolset(server);
-  SignalWatcher signals([&server] { server.shutdown(); });
+  SignalWatcher signals([&server] {
+    if (auto& stop_http = server_stop_hook()) {
+      stop_http();
+    } else {
+      server.shutdown();
+    }
+  });
   if (opts.stdio) return server.serve_stdio();
   return serve_http(server, opts.http, {.json_response = opts.json_response,
                                         .stateless = opts.stateless,
@@ -70,6 +76,11 @@ int run_serve(const ServeOptions& opts) {
 }
 
 }  // namespace
+
+std::function<void()>& server_stop_hook() {
+  static std::function<void()> hook;
+  return hook;
+}
 
 void add_serve_command(CLI::App& app) {
   auto opts = std::make_shared<ServeOptions>();

@@ -21,7 +21,8 @@
 // properties, additionalProperties, patternProperties, propertyNames, items, additionalItems,
 // contains, min/max(Items|Length|Properties), minimum, maximum, exclusiveMinimum/Maximum (numbers),
 // multipleOf, uniqueItems, pattern, allOf, anyOf, oneOf, not, if/then/else and boolean schemas are
-// checked. Numbers compare by value: 1.0 is an integer and equals 1.
+// checked. Numbers compare by value: 1.0 is an integer and equals 1 (integers beyond the int64
+// range count as non-integer numbers).
 // Not checked: "format" (an annotation in 2020-12), "unevaluatedProperties", "unevaluatedItems",
 // "minContains"/"maxContains" and the content* keywords. Refused at compile time: "$dynamicRef" and
 // "$recursiveRef", a "$ref" that leaves the document (only "#...", an "$anchor", or an "$id"

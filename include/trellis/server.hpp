@@ -152,6 +152,11 @@ class RequestContext {
   Result<boost::json::object> elicit(boost::json::object params);
   Result<boost::json::array> list_roots();
 
+  // Ends this request's stream now, before the response (SSE polling, SEP-1699): the client
+  // reconnects with GET and Last-Event-ID after the server's `retry` delay and receives what
+  // follows, the response included. A no-op where the transport has no such stream (stdio, JSON).
+  virtual void close_stream() = 0;
+
   virtual const ClientInfo& client() const noexcept = 0;
   // The Mcp-Session-Id (empty over stdio and in stateless HTTP).
   virtual std::string_view session_id() const noexcept = 0;

@@ -35,6 +35,9 @@ class Outbound {
   // JSON-body POST response: no). Progress, logs and server requests that belong to a request
   // go to its Outbound when it streams, and to the session's standalone Outbound otherwise.
   virtual bool streaming() const noexcept = 0;
+  // Ends the underlying stream now while the request goes on (SSE polling): later messages are
+  // kept for the client to fetch by resuming with Last-Event-ID. Default: nothing to close.
+  virtual void close_stream() {}
   // The request this Outbound was opened for is over: its response was sent, or it was cancelled
   // and gets none. Called exactly once per request, after its last send().
   virtual void finish() {}

@@ -8,7 +8,7 @@
 //   auto tmpl = trellis::UriTemplate::parse("users://{userId}/profile{?fields}").value();
 //   auto vars = tmpl.match("users://42/profile?fields=name,email");
 //   // vars: {{"userId", "42"}, {"fields", "name,email"}} — values are percent-decoded
-//   tmpl.expand({{"userId", "42"}});  // "users://42/profile"
+//   tmpl.expand(trellis::UriTemplate::Variables{{"userId", "42"}});  // "users://42/profile"
 //
 // Matching rules (what a URI written by hand or by another SDK contains, not only what `expand`
 // writes):
@@ -17,20 +17,27 @@
 //    take any URI characters; {/var} takes one path segment, {.var} the rest of a label.
 //  - With several variables ({a,b}, {/a,b}) the values are split at the separator; an exploded
 //    list ({/path*}, {.ext*}) yields one (name, value) pair per item, in order.
-//  - {?a,b}, {&x} and {;p} take name=value pairs in any order; parameters the expression does not
-//    name are ignored; a name without "=" has the empty value.
+//  - {?a,b}, {&x} and {;p} take name=value pairs in any order (";p" alone: the empty value).
+//    When the expression ends the template it is lenient: parameters it does not name are
+//    ignored (users://{id}/profile{?fields} matches ".../profile?fields=a&utm=x"), and so are
+//    empty ones, and "?a" without "=" has the empty value. Elsewhere only what `expand` writes
+//    matches, since any other text could as well belong to the next expression.
 //  - A prefix {var:N} matches at most N characters (code points, after decoding).
 //  - Values are percent-decoded and must be valid UTF-8; "%" must start a "%XX" triplet.
 //  - When the split is ambiguous ({a}{b}), earlier expressions take the shortest value that lets
-//    the rest of the URI match. The search remembers failed (expression, position) pairs and
-//    stops after a fixed budget of steps (far above what real templates need), so a pathological
-//    template and URI end in "no match" instead of running away.
+//    the rest of the URI match. Only end positions where the rest of the template can start are
+//    tried, failed (expression, position) pairs are never retried, and the search stops after a
+//    fixed budget of about four million steps, so a pathological template and URI end in "no
+//    match" instead of running away. Trying a split point costs about the length of the value
+//    before it: {+dir}/{name} against a URI with thousands of "/" in kilobytes of path is what
+//    comes near the budget.
 //
 // A UriTemplate is an immutable value: copy it freely and call it from any thread.
 #pragma once
 
 #include "trellis/error.hpp"
 
+#include <bitset>
 #include <cstddef>
 #include <functional>
 #include <map>
@@ -42,6 +49,15 @@
 #include <vector>
 
 namespace trellis {
+
+namespace detail {
+// What can start a match of the template from a given part on: the first bytes, and whether the
+// rest may match nothing. `match` uses it to try only end positions the next part can follow.
+struct UriTemplateLookahead {
+  std::bitset<256> first;
+  bool nullable = false;
+};
+}  // namespace detail
 
 class UriTemplate {
  public:
@@ -103,6 +119,8 @@ class UriTemplate {
   // For each literal part, its expanded form when that differs from the text (RFC 6570 3.1
   // encodes characters not allowed in URIs); `match` accepts either.
   std::vector<std::string> encoded_literals_;
+  // For each part, and one past the last, what a match from there on can start with.
+  std::vector<detail::UriTemplateLookahead> lookahead_;
 };
 
 }  // namespace trellis

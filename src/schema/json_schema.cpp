@@ -6,7 +6,8 @@
 //     rewritten as a pointer into the document, so valijson never sees a reference it would try
 //     to fetch, never parses a URI (it does that with std::regex) and never loops on a cycle of
 //     bare references; "pattern" and "patternProperties" become private keywords checked with
-//     Boost.Regex (see CompiledPattern); "format" is dropped.
+//     Boost.Regex (see CompiledPattern), "uniqueItems" one checked in linear time
+//     (UniqueItemsConstraint); "format" is dropped.
 //  2. Check that every recursion descends into the instance (check_recursion).
 //  3. Parse the document with valijson, plus one standalone schema for each subschema of
 //     "patternProperties" and the "additionalProperties" beside it (see PropertiesRule).
@@ -62,7 +63,7 @@ struct CompiledPattern {
 
 // A subschema validated on its own root: for "patternProperties" and "additionalProperties".
 struct StandaloneSchema {
-  std::string pointer;              // of the subschema in CompiledSchema::document, for messages
+  std::string pointer;              // of the subschema in CompiledSchema::document (Reporter)
   std::optional<bool> constant;     // a boolean schema: no parse needed
   std::unique_ptr<valijson::Schema> schema;
 };
@@ -79,8 +80,8 @@ struct PropertiesRule {
 
 struct CompiledSchema {
   boost::json::value source;
-  // {"$ref": "#/d", "d": <the schema, normalized>, "x": [<subschemas moved here, see relocate>]}.
-  // The root is a reference so that no "$ref" in the schema ever points at it: a standalone
+  // {"$ref": "#/d", "d": <the schema, normalized>, "x": [<subschemas copied here by
+  // Normalizer::pointer_for>]}. The root is a reference so that no "$ref" in the schema ever points at it: a standalone
   // schema is parsed by pointing the root "$ref" elsewhere for a moment.
   boost::json::value document;
   std::deque<CompiledPattern> patterns;
@@ -103,6 +104,7 @@ using valijson::adapters::BoostJsonAdapter;
 
 constexpr std::string_view kPatternKeyword = "$trellis-pattern";
 constexpr std::string_view kPropertiesKeyword = "$trellis-properties";
+constexpr std::string_view kUniqueItemsKeyword = "$trellis-uniqueItems";
 constexpr std::string_view kPatternPropertiesKeyword = "$trellis-patternProperties";
 constexpr std::string_view kAdditionalPropertiesKeyword = "$trellis-additionalProperties";
 constexpr std::string_view kReservedPrefix = "$trellis-";
@@ -404,6 +406,64 @@ class PropertiesConstraint final : public valijson::constraints::PolyConstraint 
   const PropertiesRule* rule_;
 };
 
+// Order-independent for object members, as JSON equality is.
+std::size_t hash_of(const Adapter& value) {
+  if (value.isString()) return std::hash<std::string>{}(value.asString());
+  if (value.isInteger()) return std::hash<std::int64_t>{}(value.asInteger());
+  if (value.isDouble()) return std::hash<double>{}(value.asDouble());
+  if (value.isBool()) return value.asBool() ? 3 : 5;
+  std::size_t hash = value.isArray() ? 11 : 13;
+  if (value.isArray()) {
+    value.applyToArray([&](const Adapter& item) {
+      hash = hash * 31 + hash_of(item);
+      return true;
+    });
+  } else if (value.isObject()) {
+    value.applyToObject([&](const std::string& key, const Adapter& member) {
+      hash += std::hash<std::string>{}(key) ^ (hash_of(member) * 31);
+      return true;
+    });
+  }
+  return hash;
+}
+
+// "uniqueItems": valijson compares every pair of items and reports every equal pair, quadratic
+// in time and in memory; this buckets the items by hash and reports the first duplicate.
+class UniqueItemsConstraint final : public valijson::constraints::PolyConstraint {
+ public:
+  bool validate(const Adapter& target, const std::vector<std::string>& context,
+                ValidationResults* results) const override {
+    if (!target.isArray()) return true;
+    const auto* adapter = dynamic_cast<const BoostJsonAdapter*>(&target);
+    if (adapter == nullptr) {
+      if (results != nullptr) results->pushError(context, "cannot check uniqueItems here");
+      return false;
+    }
+    std::vector<BoostJsonAdapter> items;
+    for (const auto& item : adapter->asArray()) items.push_back(item);
+    std::unordered_multimap<std::size_t, std::size_t> seen;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const std::size_t hash = hash_of(items[i]);
+      const auto [first, last] = seen.equal_range(hash);
+      for (auto it = first; it != last; ++it) {
+        if (!items[it->second].equalTo(items[i], true)) continue;
+        if (results != nullptr) {
+          // valijson's wording, which Reporter translates.
+          results->pushError(context, "Elements at indexes #" + std::to_string(it->second) + " and #" +
+                                          std::to_string(i) + " violate uniqueness constraint.");
+        }
+        return false;
+      }
+      seen.emplace(hash, i);
+    }
+    return true;
+  }
+
+ private:
+  Constraint* cloneInto(void* where) const override { return new (where) UniqueItemsConstraint(*this); }
+  std::size_t sizeOf() const override { return sizeof(UniqueItemsConstraint); }
+};
+
 // Turn the private keywords (whose values are indices) into the constraints above.
 class PatternBuilder final : public valijson::ConstraintBuilder {
  public:
@@ -414,6 +474,11 @@ class PatternBuilder final : public valijson::ConstraintBuilder {
 
  private:
   const CompiledSchema& compiled_;
+};
+
+class UniqueItemsBuilder final : public valijson::ConstraintBuilder {
+ public:
+  valijson::constraints::Constraint* make(const Adapter&) const override { return new UniqueItemsConstraint(); }
 };
 
 class PropertiesBuilder final : public valijson::ConstraintBuilder {
@@ -520,6 +585,9 @@ class Normalizer {
         out[key] = value;
       } else if (key == "pattern") {
         out[kPatternKeyword] = static_cast<std::int64_t>(add_pattern(value, key_at));
+      } else if (key == "uniqueItems") {
+        if (!value.is_bool()) throw SchemaProblem{key_at, "expected a boolean"};
+        if (value.get_bool()) out[kUniqueItemsKeyword] = true;
       } else if (is_single_schema_keyword(key)) {
         out[key] = schema(value, key_at, key_to, depth + 1);
       } else if (is_schema_list_keyword(key)) {
@@ -1221,6 +1289,7 @@ Result<JsonSchema> JsonSchema::compile(const boost::json::value& schema) {
     valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
     parser.addConstraintBuilder(std::string(kPatternKeyword), new PatternBuilder(*compiled));
     parser.addConstraintBuilder(std::string(kPropertiesKeyword), new PropertiesBuilder(*compiled));
+    parser.addConstraintBuilder(std::string(kUniqueItemsKeyword), new UniqueItemsBuilder());
     parser.populateSchema(BoostJsonAdapter(compiled->document), compiled->root);
     json::value& root_reference = compiled->document.as_object()["$ref"];
     for (std::size_t i = 0; i < compiled->standalones.size(); ++i) {

@@ -17,6 +17,9 @@ class RequestContextImpl final : public RequestContext {
   void log(LogLevel level, boost::json::value data, std::string_view logger) override;
   Result<boost::json::value> send_request(std::string_view method, boost::json::object params,
                                           std::chrono::milliseconds timeout) override;
+  void close_stream() override {
+    if (reply_) reply_->close_stream();
+  }
   const ClientInfo& client() const noexcept override { return session_.client(); }
   std::string_view session_id() const noexcept override { return session_.id(); }
 

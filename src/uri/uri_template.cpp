@@ -5,6 +5,7 @@
 #include <boost/json/value.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <string_view>
 #include <unordered_set>
@@ -250,7 +251,9 @@ std::size_t token_end(std::string_view uri, std::size_t i, char op) {
 // longer than its prefix).
 class Capture {
  public:
-  Capture(const UriTemplate::Part& part, UriTemplate::Variables& out) : part_(part), out_(out) {}
+  // `last`: the expression ends the template, so a named one may skip parameters it does not name
+  // (elsewhere skipped text could have belonged to the next expression).
+  Capture(const UriTemplate::Part& part, bool last, UriTemplate::Variables& out) : part_(part), last_(last), out_(out) {}
 
   bool operator()(std::string_view text) {
     const char op = *part_.op;
@@ -293,21 +296,22 @@ class Capture {
     return true;
   }
 
-  // {.a,b} / {/a,b}: one value per piece; an exploded last variable takes the remaining pieces.
-  // A single plain {.var} keeps its dots (they are unreserved, so the value had them).
+  // {.a,b} / {/a,b}: one value per piece. The last variable takes the remaining pieces: each as
+  // an item if exploded; joined if a label ({.var}), since dots are unreserved and values keep
+  // theirs; never for a path segment, whose "/" would have been encoded.
   bool sequence(std::string_view text, char separator) {
     const auto& variables = part_.variables;
-    if (variables.size() == 1 && !variables[0].explode) {
-      if (separator == '/' && text.find('/') != std::string_view::npos) return false;
-      return add(variables[0], text);
-    }
     const auto pieces = split(text, separator);
     std::size_t next = 0;
     for (std::size_t k = 0; k < variables.size() && next < pieces.size(); ++k) {
-      if (variables[k].explode && k + 1 == variables.size()) {
+      const bool last = k + 1 == variables.size();
+      if (last && variables[k].explode) {
         for (; next < pieces.size(); ++next) {
           if (!add(variables[k], pieces[next])) return false;
         }
+      } else if (last && separator == '.') {
+        if (!add(variables[k], text.substr(static_cast<std::size_t>(pieces[next].data() - text.data())))) return false;
+        next = pieces.size();
       } else if (!add(variables[k], pieces[next++])) {
         return false;
       }
@@ -315,26 +319,35 @@ class Capture {
     return next == pieces.size();
   }
 
-  // name=value pairs, in any order; names the expression does not declare are ignored.
+  // name=value pairs, in any order. At the end of the template anything goes: empty pieces and
+  // names the expression does not declare are skipped, a name alone has the empty value.
+  // Elsewhere only what expansion writes is accepted (";name" or ";name=value", "?name=value"),
+  // since any other text could as well belong to the next expression.
   bool named(std::string_view text, char separator) {
+    if (text.empty() && !last_) return false;
     for (const std::string_view piece : split(text, separator)) {
-      if (piece.empty()) continue;
       const std::size_t equals = piece.find('=');
       const std::string_view name = piece.substr(0, equals);
       const std::string_view value = equals == std::string_view::npos ? std::string_view() : piece.substr(equals + 1);
-      for (const auto& spec : part_.variables) {
-        if (spec.name != name) continue;
-        const bool seen = std::any_of(out_.begin() + static_cast<std::ptrdiff_t>(start_), out_.end(),
-                                      [&](const auto& variable) { return variable.first == name; });
-        if (seen && !spec.explode) break;  // the first occurrence counts
-        if (!add(spec, value)) return false;
-        break;
+      const bool canonical = separator == ';' ? (equals == std::string_view::npos || !value.empty())
+                                              : equals != std::string_view::npos;
+      if (!canonical && !last_) return false;
+      const auto spec = std::find_if(part_.variables.begin(), part_.variables.end(),
+                                     [&](const auto& candidate) { return candidate.name == name; });
+      if (spec == part_.variables.end()) {
+        if (last_) continue;
+        return false;
       }
+      const bool seen = std::any_of(out_.begin() + static_cast<std::ptrdiff_t>(start_), out_.end(),
+                                    [&](const auto& variable) { return variable.first == name; });
+      if (seen && !spec->explode) continue;  // the first occurrence counts
+      if (!add(*spec, value)) return false;
     }
     return true;
   }
 
   const UriTemplate::Part& part_;
+  bool last_;
   UriTemplate::Variables& out_;
   std::size_t start_ = out_.size();
 };
@@ -346,8 +359,8 @@ class Capture {
 class Matcher {
  public:
   Matcher(const std::vector<UriTemplate::Part>& parts, const std::vector<std::string>& encoded_literals,
-          std::string_view uri)
-      : parts_(parts), encoded_literals_(encoded_literals), uri_(uri) {}
+          const std::vector<detail::UriTemplateLookahead>& lookahead, std::string_view uri)
+      : parts_(parts), encoded_literals_(encoded_literals), lookahead_(lookahead), uri_(uri) {}
 
   std::optional<UriTemplate::Variables> run() {
     push(0, 0);
@@ -387,18 +400,31 @@ class Matcher {
     Frame frame{part, position, variables_.size(), position, position};
     if (part < parts_.size() && parts_[part].op) {
       const char op = *parts_[part].op;
-      std::size_t end = position;
-      while (end < uri_.size()) {
-        const std::size_t next = token_end(uri_, end, op);
-        if (next == std::string_view::npos) break;
-        end = next;
-      }
-      steps_ += end - position;
-      frame.run_end = end;
+      // An operator with a prefix character matches nothing unless the prefix is there.
+      const bool prefixed = op != '\0' && op != '+';
+      const bool absent = prefixed && (position == uri_.size() || uri_[position] != op);
+      frame.run_end = absent ? position : run_ends(op)[position];
     } else {
       frame.cursor = 0;
     }
     stack_.push_back(frame);
+  }
+
+  // For each position, where the run of tokens the operator allows from there ends; computed once
+  // per operator and match, right to left, so no frame rescans the URI.
+  const std::vector<std::uint32_t>& run_ends(char op) {
+    static constexpr std::string_view operators("\0+#./;?&", 8);
+    std::vector<std::uint32_t>& ends = run_ends_[operators.find(op)];
+    if (!ends.empty()) return ends;
+    const std::size_t size = uri_.size();
+    ends.resize(size + 1);
+    ends[size] = static_cast<std::uint32_t>(size);
+    for (std::size_t i = size; i-- > 0;) {
+      const std::size_t next = token_end(uri_, i, op);
+      ends[i] = next == std::string_view::npos ? static_cast<std::uint32_t>(i) : ends[next];
+    }
+    steps_ += size;
+    return ends;
   }
 
   void fail() {
@@ -429,15 +455,18 @@ class Matcher {
     const std::size_t following = frame.part + 1;
     const bool at_end = following == parts_.size();
     if (at_end && frame.run_end != uri_.size()) return std::nullopt;
+    const detail::UriTemplateLookahead& next = lookahead_[following];
     while (frame.cursor != std::string_view::npos && steps_ <= kMaxMatchSteps) {
       ++steps_;
       const std::size_t end = frame.cursor;
       frame.cursor = end == frame.run_end ? std::string_view::npos : token_end(uri_, end, *part.op);
       if (required && end == frame.position) continue;
-      if (at_end && end != uri_.size()) continue;
+      // Only where the rest of the template can start (or end, if it can match nothing).
+      if (end == uri_.size() ? !next.nullable : !next.first.test(static_cast<unsigned char>(uri_[end]))) continue;
       if (!at_end && !parts_[following].op && !literal_at(following, end)) continue;
+      if (failed_.contains(key(following, end))) continue;
       steps_ += end - frame.position;
-      if (Capture(part, variables_)(uri_.substr(frame.position, end - frame.position))) return end;
+      if (Capture(part, at_end, variables_)(uri_.substr(frame.position, end - frame.position))) return end;
       variables_.resize(frame.variables);
     }
     return std::nullopt;
@@ -445,9 +474,11 @@ class Matcher {
 
   const std::vector<UriTemplate::Part>& parts_;
   const std::vector<std::string>& encoded_literals_;
+  const std::vector<detail::UriTemplateLookahead>& lookahead_;
   std::string_view uri_;
   std::vector<Frame> stack_;
   std::unordered_set<std::uint64_t> failed_;
+  std::array<std::vector<std::uint32_t>, 8> run_ends_;  // by operator, see run_ends()
   UriTemplate::Variables variables_;
   std::size_t steps_ = 0;
 };
@@ -532,6 +563,23 @@ UriTemplate::UriTemplate(std::string text, std::vector<Part> parts) : text_(std:
     }
     encoded_literals_.push_back(std::move(encoded));
   }
+  lookahead_.resize(parts_.size() + 1);
+  lookahead_.back().nullable = true;
+  for (std::size_t i = parts_.size(); i-- > 0;) {
+    const Part& part = parts_[i];
+    detail::UriTemplateLookahead& here = lookahead_[i];
+    if (!part.op) {
+      here.first.set(static_cast<unsigned char>(part.literal.front()));
+      if (!encoded_literals_[i].empty()) here.first.set(static_cast<unsigned char>(encoded_literals_[i].front()));
+    } else if (*part.op == '\0' || *part.op == '+') {
+      for (int byte = 0; byte < 256; ++byte) {
+        if (byte == '%' || allowed_in(*part.op, static_cast<char>(byte))) here.first.set(static_cast<std::size_t>(byte));
+      }
+    } else {
+      here = lookahead_[i + 1];
+      here.first.set(static_cast<unsigned char>(*part.op));
+    }
+  }
 }
 
 Result<UriTemplate> UriTemplate::parse(std::string_view text) {
@@ -567,7 +615,7 @@ Result<UriTemplate> UriTemplate::parse(std::string_view text) {
 
 std::optional<UriTemplate::Variables> UriTemplate::match(std::string_view uri) const {
   if (uri.size() > kMaxUriBytes) return std::nullopt;
-  return Matcher(parts_, encoded_literals_, uri).run();
+  return Matcher(parts_, encoded_literals_, lookahead_, uri).run();
 }
 
 std::string UriTemplate::expand(const Values& values) const {

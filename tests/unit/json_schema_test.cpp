@@ -148,6 +148,21 @@ TEST(JsonSchema, PatternOnHugeStringsNeitherOverflowsTheStackNorHangs) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
 }
 
+TEST(JsonSchema, UniqueItemsOnLargeArraysReportsOneDuplicate) {
+  const auto schema = compile(R"({"uniqueItems":true})");
+  EXPECT_TRUE(accepts(schema, R"([1,"1",[1],{"a":1},{"a":2},null,true,1.5])"));
+  EXPECT_EQ(rejection(schema, R"([{"a":1,"b":[2]},3,{"b":[2],"a":1.0}])"), "arguments: items must be unique, but 0 and 2 are equal");
+  json::array same(JsonSchema::kMaxReportedNodes - 10, json::value("x"));  // every pair equal
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(schema.validate(json::value(same), "arguments").error().message,
+            "arguments: items must be unique, but 0 and 1 are equal");
+  json::array distinct;
+  for (int i = 0; i < 200'000; ++i) distinct.push_back(i);
+  EXPECT_TRUE(schema.validate(json::value(distinct)));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_THAT(compile_error(R"({"uniqueItems":"yes"})"), HasSubstr("at /uniqueItems: expected a boolean"));
+}
+
 TEST(JsonSchema, ItemsAndPrefixItems) {
   const auto list = compile(R"({"type":"array","items":{"type":"integer"}})");
   EXPECT_TRUE(accepts(list, "[1,2,3]"));

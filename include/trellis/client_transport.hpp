@@ -1,0 +1,96 @@
+// trellis/client_transport.hpp — what a Client connection needs from a transport.
+//
+// A ClientTransport carries JSON-RPC messages between one Client connection and one server, for
+// one connection generation: when it fails, the connection throws it away and asks the factory
+// for a new one (a new process, a new HTTP session), so a transport never has to heal itself.
+//
+// Contract:
+//  - start() begins connecting and returns at once; messages may be sent right after it.
+//  - send() queues one message (compact JSON, no framing) and returns at once. It fails with
+//    kind `backpressure` when the transport's bounded queue is full (the caller retries), and
+//    with kind `transport` once the transport has failed or closed.
+//  - Every incoming message and the failure are reported through Events, from the transport's
+//    own threads, one at a time and in arrival order. `failed` is reported at most once, and
+//    nothing is reported after it or after close().
+//  - A message larger than Options::max_frame_bytes is never delivered: the transport fails with
+//    kind `protocol`.
+//  - close() is graceful (stdio: close stdin, wait, SIGTERM, wait, SIGKILL; HTTP: DELETE the
+//    session) and does not report `failed`.
+#pragma once
+
+#include "trellis/error.hpp"
+#include "trellis/jsonrpc.hpp"
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace trellis {
+
+class ClientTransport {
+ public:
+  struct Events {
+    std::function<void(jsonrpc::Message)> message;
+    // The transport is gone (process exited, connection lost beyond resumption, protocol error).
+    std::function<void(Error)> failed;
+    // HTTP: the server answered 404 for our Mcp-Session-Id; the session must be initialized again.
+    std::function<void()> session_lost;
+  };
+
+  virtual ~ClientTransport() = default;
+
+  virtual void start(Events events) = 0;
+  virtual Result<void> send(std::string message) = 0;
+  virtual void close() = 0;
+
+  // Whether in-flight requests survive a dropped connection (Streamable HTTP with event ids can
+  // resume a stream with Last-Event-ID; stdio cannot).
+  virtual bool resumable() const noexcept = 0;
+  // Called by the connection once initialize succeeded: HTTP sends it as MCP-Protocol-Version on
+  // every later request and opens the GET stream for server-initiated messages.
+  virtual void initialized(std::string_view protocol_version) = 0;
+  // "stdio pid 1234", "http http://127.0.0.1:8080/mcp session 3f2a…": for logs and errors.
+  virtual std::string describe() const = 0;
+};
+
+// Limits and settings shared by the built-in transports.
+struct ClientTransportOptions {
+  std::size_t max_frame_bytes = 16 * 1024 * 1024;
+  std::size_t max_queued_bytes = 64 * 1024 * 1024;  // send() reports backpressure beyond this
+};
+
+// Spawns `command` with `args` and talks newline-delimited JSON over its stdin/stdout.
+struct StdioTransportOptions {
+  std::string command;                  // looked up in PATH when it has no slash
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;  // added to (and overriding) the inherited environment
+  std::string cwd;                      // empty: inherit
+  // Each line the server writes to stderr (without the newline); empty: inherit our stderr.
+  std::function<void(std::string_view line)> on_stderr;
+  std::chrono::milliseconds terminate_grace{2000};  // close stdin → SIGTERM → SIGKILL, each this apart
+  ClientTransportOptions limits;
+};
+std::unique_ptr<ClientTransport> make_stdio_transport(StdioTransportOptions options);
+
+// Streamable HTTP (http:// and https://).
+struct HttpTransportOptions {
+  std::string url;                           // e.g. http://127.0.0.1:8080/mcp
+  std::map<std::string, std::string> headers;  // extra request headers (e.g. Authorization)
+  std::chrono::milliseconds connect_timeout{10'000};
+  // Resumption of a dropped SSE stream: attempts before the transport fails, and the delay used
+  // when the server sent no `retry` field.
+  int max_resume_attempts = 3;
+  std::chrono::milliseconds default_retry{1000};
+  bool verify_tls = true;
+  ClientTransportOptions limits;
+};
+std::unique_ptr<ClientTransport> make_http_transport(HttpTransportOptions options);
+
+// Makes a fresh transport for each connection generation.
+using TransportFactory = std::function<std::unique_ptr<ClientTransport>()>;
+
+}  // namespace trellis

@@ -1,0 +1,70 @@
+// trellis/streamable_http_server.hpp — MCP Streamable HTTP (2025-11-25) for a trellis::Server.
+//
+//   trellis::Server server(...);
+//   trellis::StreamableHttpServer http(server, {.port = 8080});
+//   if (auto started = http.start(); !started) { ... started.error() ... }
+//   http.wait();                       // until stop() (e.g. from a signal watcher)
+//
+// One endpoint (default /mcp): POST carries one JSON-RPC message and is answered with JSON or an
+// SSE stream; GET opens the session's standalone SSE stream (or resumes any stream with
+// Last-Event-ID); DELETE ends the session. Sessions are named by a 128-bit random
+// Mcp-Session-Id issued at initialize. Every SSE event has an id unique in its session that names
+// its stream; events are kept in a bounded per-session store so a dropped stream can be resumed
+// without loss or repetition. Host and Origin are checked against allow-lists (DNS rebinding);
+// the default bind address is 127.0.0.1.
+#pragma once
+
+#include "trellis/error.hpp"
+#include "trellis/server.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace trellis {
+
+struct HttpServerOptions {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8080;  // 0: an ephemeral port (see port())
+  std::string path = "/mcp";
+  bool json_response = false;  // answer POSTed requests with one JSON body instead of an SSE stream
+  bool stateless = false;      // no sessions: every POST stands alone; GET and DELETE answer 405
+  // Accepted Origin values (exact, e.g. "https://app.example.com"). Empty: loopback origins only
+  // (http(s)://localhost, 127.0.0.1 or [::1], any port). Requests without Origin are accepted.
+  std::vector<std::string> allowed_origins;
+  // Accepted Host names (without port). Empty: localhost, 127.0.0.1 and [::1] when bound to a
+  // loopback address, anything otherwise.
+  std::vector<std::string> allowed_hosts;
+  std::size_t max_body_bytes = 4 * 1024 * 1024;        // larger POST bodies: 413
+  std::chrono::milliseconds sse_retry{1000};           // the `retry` of every priming event
+  std::size_t max_stored_events = 1000;                // per session, for resumption (oldest dropped)
+  std::chrono::seconds session_idle_timeout{300};      // no request and no open stream: expired (404)
+  std::chrono::seconds heartbeat{30};                  // SSE comment on otherwise idle streams
+  std::size_t io_threads = 2;
+};
+
+class StreamableHttpServer {
+ public:
+  StreamableHttpServer(Server& server, HttpServerOptions options);
+  ~StreamableHttpServer();  // stop()
+  StreamableHttpServer(const StreamableHttpServer&) = delete;
+  StreamableHttpServer& operator=(const StreamableHttpServer&) = delete;
+
+  // Binds and starts serving on io_threads threads. Errors: kind `config` (bad address, port in use).
+  Result<void> start();
+  // The bound port (after start()).
+  std::uint16_t port() const noexcept;
+  // Graceful: stop accepting, drain every session (requests in flight finish), close streams.
+  void stop();
+  // Blocks until stop() has finished.
+  void wait();
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace trellis

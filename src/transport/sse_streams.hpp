@@ -1,0 +1,80 @@
+// The SSE streams of one Streamable HTTP session: event ids, the bounded event store used for
+// resumption, and which HTTP connection (if any) is writing each stream right now.
+//
+// Stream 0 is the standalone GET stream; every POST answered with SSE gets the next number. An
+// event id is "<stream>_<seq>" with seq counting across the whole session, so ids are unique per
+// session and name their stream; resuming with Last-Event-ID replays the stored events of that
+// stream after that seq, in order, then keeps delivering new ones to the resuming connection.
+#pragma once
+
+#include "trellis/server_session.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace trellis::http_detail {
+
+// An HTTP connection currently writing one SSE stream.
+class SseSink {
+ public:
+  virtual ~SseSink() = default;
+  virtual void write_frame(std::string frame) = 0;  // one formatted SSE event or comment
+  virtual void end_stream() = 0;                    // the stream is complete: finish the response
+  virtual void abort_stream() = 0;                  // the server cuts the stream: close the connection
+};
+
+class SessionStreams : public std::enable_shared_from_this<SessionStreams> {
+ public:
+  static constexpr std::uint64_t kStandalone = 0;
+
+  SessionStreams(std::size_t max_events, std::chrono::milliseconds retry) : max_events_(max_events), retry_(retry) {}
+
+  std::uint64_t open_stream();
+  // Attaches `sink` to `stream` and writes a priming event (an id, `retry`, empty data). False when
+  // another sink is attached to it (a second GET stream: 409).
+  bool attach(std::uint64_t stream, const std::shared_ptr<SseSink>& sink);
+  // Resumes the stream named by `last_event_id`: replays what follows it, then attaches `sink`.
+  // Returns the stream; nullopt when the id does not name a stream of this session.
+  std::optional<std::uint64_t> resume(std::string_view last_event_id, const std::shared_ptr<SseSink>& sink);
+  void detach(std::uint64_t stream, const SseSink* sink);
+
+  void publish(std::uint64_t stream, std::string_view json);
+  void finish(std::uint64_t stream);  // the last message of a POST stream was published
+  void cut(std::uint64_t stream);     // close the connection now; the client resumes later
+  void heartbeat(std::chrono::steady_clock::time_point now, std::chrono::seconds every);
+  void close_all();
+  bool any_attached() const;
+
+  // An Outbound that publishes into one stream (SSE responses and the standalone stream).
+  std::shared_ptr<Outbound> outbound(std::uint64_t stream);
+
+ private:
+  struct Event {
+    std::uint64_t stream;
+    std::uint64_t seq;
+    std::string frame;
+  };
+  struct Stream {
+    std::weak_ptr<SseSink> sink;
+    bool finished = false;
+    std::chrono::steady_clock::time_point last_write{};
+  };
+  static std::string frame(std::uint64_t stream, std::uint64_t seq, std::string_view data, bool priming,
+                           std::chrono::milliseconds retry);
+
+  mutable std::mutex mutex_;
+  std::size_t max_events_;
+  std::chrono::milliseconds retry_;
+  std::deque<Event> events_;
+  std::map<std::uint64_t, Stream> streams_;
+  std::uint64_t next_stream_ = 1;
+  std::uint64_t next_seq_ = 1;
+};
+
+}  // namespace trellis::http_detail

@@ -1,0 +1,675 @@
+// StreamableHttpServer: the listener, one Connection per TCP connection, request routing and
+// validation, and the session registry with idle expiry and heartbeats.
+#include "trellis/streamable_http_server.hpp"
+
+#include "sse_streams.hpp"
+
+#include "trellis/server_session.hpp"
+#include "trellis/telemetry/log.hpp"
+
+#include <boost/algorithm/string/predicate.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <condition_variable>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include <sys/random.h>
+
+namespace trellis {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using telemetry::Logger;
+
+namespace {
+
+std::string new_session_id() {
+  unsigned char bytes[16];
+  std::size_t got = 0;
+  while (got < sizeof bytes) {
+    const ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n > 0) got += static_cast<std::size_t>(n);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (unsigned char b : bytes) {
+    id += kHex[b >> 4];
+    id += kHex[b & 15];
+  }
+  return id;
+}
+
+bool is_loopback_name(std::string_view host) { return host == "localhost" || host == "127.0.0.1" || host == "[::1]" || host == "::1"; }
+
+// "host:port", "[::1]:port" or "host" → host.
+std::string_view strip_port(std::string_view authority) {
+  if (authority.starts_with('[')) {
+    const auto close = authority.find(']');
+    return close == std::string_view::npos ? authority : authority.substr(0, close + 1);
+  }
+  const auto colon = authority.find(':');
+  return colon == std::string_view::npos ? authority : authority.substr(0, colon);
+}
+
+bool accepts(std::string_view accept, std::string_view type) {
+  return accept.find(type) != std::string_view::npos || accept.find("*/*") != std::string_view::npos;
+}
+
+}  // namespace
+
+namespace http_detail {
+class HttpConnection;
+}
+
+// One MCP session over HTTP: the engine's Session plus its SSE streams.
+struct HttpSession {
+  std::shared_ptr<Session> session;
+  std::shared_ptr<http_detail::SessionStreams> streams;
+  std::atomic<std::int64_t> last_activity_ms{0};
+  std::atomic<int> requests_in_flight{0};
+};
+
+struct StreamableHttpServer::Impl : std::enable_shared_from_this<StreamableHttpServer::Impl> {
+  Impl(Server& s, HttpServerOptions o) : server(s), options(std::move(o)), acceptor(io), sweeper(io) {}
+
+  Server& server;
+  HttpServerOptions options;
+  asio::io_context io;
+  tcp::acceptor acceptor;
+  asio::steady_timer sweeper;
+  std::vector<std::thread> threads;
+  std::uint16_t bound_port = 0;
+  bool loopback_bind = true;
+
+  std::mutex sessions_mutex;
+  std::unordered_map<std::string, std::shared_ptr<HttpSession>> sessions;
+
+  std::mutex state_mutex;
+  std::condition_variable stopped_cv;
+  bool running = false;
+  bool stopped = false;
+
+  std::mutex connections_mutex;
+  std::vector<std::weak_ptr<http_detail::HttpConnection>> connections;
+
+  static std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  }
+
+  std::shared_ptr<HttpSession> find_session(const std::string& id) {
+    std::lock_guard lock(sessions_mutex);
+    const auto it = sessions.find(id);
+    return it == sessions.end() ? nullptr : it->second;
+  }
+
+  std::shared_ptr<HttpSession> create_session(Session::Mode mode) {
+    auto entry = std::make_shared<HttpSession>();
+    const std::string id = mode == Session::Mode::stateful ? new_session_id() : std::string();
+    entry->session = Session::create(server.core(), io.get_executor(), id, mode);
+    entry->streams = std::make_shared<http_detail::SessionStreams>(options.max_stored_events, options.sse_retry);
+    entry->session->set_standalone(entry->streams->outbound(http_detail::SessionStreams::kStandalone));
+    entry->last_activity_ms = now_ms();
+    if (mode == Session::Mode::stateful) {
+      std::weak_ptr<Impl> weak = weak_from_this();
+      entry->session->on_closed([weak, id, streams = entry->streams] {
+        streams->close_all();
+        if (auto self = weak.lock()) {
+          std::lock_guard lock(self->sessions_mutex);
+          self->sessions.erase(id);
+        }
+      });
+      std::lock_guard lock(sessions_mutex);
+      sessions.emplace(id, entry);
+    }
+    return entry;
+  }
+
+  bool host_allowed(std::string_view host_header) const {
+    const auto host = strip_port(host_header);
+    if (!options.allowed_hosts.empty())
+      return std::find(options.allowed_hosts.begin(), options.allowed_hosts.end(), host) != options.allowed_hosts.end();
+    return !loopback_bind || is_loopback_name(host);
+  }
+
+  bool origin_allowed(std::string_view origin) const {
+    if (origin.empty()) return true;
+    if (!options.allowed_origins.empty())
+      return std::find(options.allowed_origins.begin(), options.allowed_origins.end(), origin) != options.allowed_origins.end();
+    const auto scheme = origin.find("://");
+    if (scheme == std::string_view::npos) return false;
+    return is_loopback_name(strip_port(origin.substr(scheme + 3)));
+  }
+
+  void accept();
+  void sweep();
+};
+
+namespace http_detail {
+
+// One TCP connection: reads requests one after another (keep-alive); a request answered with
+// SSE turns the connection into that stream's writer until the stream ends.
+class HttpConnection final : public SseSink, public std::enable_shared_from_this<HttpConnection> {
+ public:
+  HttpConnection(tcp::socket socket, std::shared_ptr<StreamableHttpServer::Impl> server)
+      : stream_(std::move(socket)), server_(std::move(server)) {}
+
+  void start() { read(); }
+  void shut() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      beast::error_code ignored;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      self->stream_.close();
+    });
+  }
+
+  // SseSink (any thread)
+  void write_frame(std::string frame) override {
+    asio::post(stream_.get_executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
+      self->queue_.push_back(std::move(frame));
+      self->pump();
+    });
+  }
+  void end_stream() override {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->end_after_queue_ = true;
+      self->pump();
+    });
+  }
+  void abort_stream() override {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->abort_after_queue_ = true;
+      self->pump();
+    });
+  }
+
+  // Answers one request in JSON mode, from any thread.
+  void respond_json(std::string body) {
+    asio::post(stream_.get_executor(), [self = shared_from_this(), body = std::move(body)]() mutable {
+      if (body.empty()) return self->respond(http::status::accepted, {}, {});
+      self->respond(http::status::ok, std::move(body), "application/json");
+    });
+  }
+
+ private:
+  using Request = http::request<http::string_body>;
+
+  void read() {
+    parser_.emplace();
+    parser_->body_limit(server_->options.max_body_bytes);
+    stream_.expires_never();
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->on_read(ec);
+    });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      keep_alive_ = false;
+      return respond(http::status::payload_too_large,
+                     error_body("request body exceeds the limit of " + std::to_string(server_->options.max_body_bytes) + " bytes"),
+                     "application/json");
+    }
+    if (ec) return detach_sse();  // closed by the peer, or a malformed request
+    request_ = parser_->release();
+    keep_alive_ = request_.keep_alive();
+    handle();
+  }
+
+  static std::string error_body(std::string_view message, int code = jsonrpc_code::invalid_request) {
+    std::string out;
+    jsonrpc::encode_error(out, jsonrpc::Id(), code, message);
+    return out;
+  }
+
+  void reject(http::status status, std::string_view why, int code = jsonrpc_code::invalid_request) {
+    Logger::global().info("trellis.http.rejected", {{"status", static_cast<int>(status)},
+                                                     {"method", std::string(request_.method_string())},
+                                                     {"reason", why}});
+    respond(status, error_body(why, code), "application/json");
+  }
+
+  void handle() {
+    const auto& o = server_->options;
+    const std::string_view target(request_.target().data(), request_.target().size());
+    const std::string_view path = target.substr(0, target.find('?'));
+    if (!server_->host_allowed(std::string_view(request_[http::field::host])))
+      return reject(http::status::forbidden, "Host not allowed");
+    if (!server_->origin_allowed(std::string_view(request_[http::field::origin])))
+      return reject(http::status::forbidden, "Origin not allowed");
+    if (path != o.path) return reject(http::status::not_found, "no MCP endpoint at this path");
+    if (const auto version = request_["MCP-Protocol-Version"]; !version.empty()) {
+      const auto versions = supported_protocol_versions();
+      if (std::find(versions.begin(), versions.end(), std::string_view(version)) == versions.end())
+        return reject(http::status::bad_request, "unsupported MCP-Protocol-Version: " + std::string(version));
+    }
+    switch (request_.method()) {
+      case http::verb::post: return handle_post();
+      case http::verb::get: return handle_get();
+      case http::verb::delete_: return handle_delete();
+      default: {
+        auto res = std::make_shared<http::response<http::string_body>>(http::status::method_not_allowed, request_.version());
+        res->set(http::field::allow, o.stateless ? "POST" : "GET, POST, DELETE");
+        res->body() = error_body("method not allowed");
+        res->set(http::field::content_type, "application/json");
+        return send(res);
+      }
+    }
+  }
+
+  // The session named by Mcp-Session-Id: 400 when missing, 404 when unknown or expired.
+  std::shared_ptr<HttpSession> require_session() {
+    const auto id = request_["Mcp-Session-Id"];
+    if (id.empty()) {
+      reject(http::status::bad_request, "Mcp-Session-Id header is required");
+      return nullptr;
+    }
+    auto entry = server_->find_session(std::string(id));
+    if (!entry || entry->session->closed()) {
+      reject(http::status::not_found, "session not found or expired");
+      return nullptr;
+    }
+    entry->last_activity_ms = StreamableHttpServer::Impl::now_ms();
+    return entry;
+  }
+
+  void handle_post() {
+    const auto& o = server_->options;
+    if (!boost::algorithm::icontains(request_[http::field::content_type], "application/json"))
+      return reject(http::status::unsupported_media_type, "Content-Type must be application/json");
+    const std::string_view accept = request_[http::field::accept];
+    if (!accepts(accept, "application/json") || !accepts(accept, "text/event-stream"))
+      return reject(http::status::not_acceptable, "Accept must include application/json and text/event-stream");
+    auto message = jsonrpc::decode(request_.body(), {.max_message_bytes = o.max_body_bytes});
+    if (!message) {
+      std::string body;
+      jsonrpc::encode_decode_error(body, message.error());
+      Logger::global().info("trellis.http.rejected", {{"status", 400}, {"reason", message.error().message}});
+      return respond(http::status::bad_request, std::move(body), "application/json");
+    }
+    const bool is_request = message->kind() == jsonrpc::MessageKind::request;
+    const bool is_initialize = is_request && message->method() == "initialize";
+
+    std::shared_ptr<HttpSession> entry;
+    if (o.stateless) {
+      entry = server_->create_session(Session::Mode::stateless);
+    } else if (is_initialize && request_["Mcp-Session-Id"].empty()) {
+      entry = server_->create_session(Session::Mode::stateful);
+    } else {
+      entry = require_session();
+      if (!entry) return;
+    }
+
+    if (!is_request) {
+      entry->session->receive(std::move(*message), nullptr);
+      return respond(http::status::accepted, {}, {});
+    }
+    entry->requests_in_flight++;
+    session_header_ = entry->session->id();
+    if (o.json_response) {
+      auto reply = std::make_shared<JsonReply>(shared_from_this(), entry, o.stateless);
+      entry->session->receive(std::move(*message), reply);
+      return;
+    }
+    // SSE: this connection writes the request's stream until its response.
+    const auto stream = entry->streams->open_stream();
+    auto reply = std::make_shared<CountedOutbound>(entry->streams->outbound(stream), entry, o.stateless);
+    begin_sse(entry, stream);
+    entry->session->receive(std::move(*message), reply);
+  }
+
+  void handle_get() {
+    if (server_->options.stateless) return reject(http::status::method_not_allowed, "stateless server: no GET stream");
+    if (!accepts(request_[http::field::accept], "text/event-stream"))
+      return reject(http::status::not_acceptable, "Accept must include text/event-stream");
+    auto entry = require_session();
+    if (!entry) return;
+    session_header_ = entry->session->id();
+    const auto last_event_id = request_["Last-Event-ID"];
+    if (!last_event_id.empty()) {
+      begin_sse_headers(entry);
+      if (auto resumed = entry->streams->resume(std::string_view(last_event_id), shared_from_this())) {
+        sse_stream_ = *resumed;
+        return;
+      }
+      // An id we never issued: a fresh standalone stream, as without Last-Event-ID.
+      keep_alive_self_.reset();
+      sse_session_.reset();
+      sse_active_ = false;
+    }
+    begin_sse_headers(entry);
+    sse_stream_ = http_detail::SessionStreams::kStandalone;
+    if (!entry->streams->attach(sse_stream_, shared_from_this())) {
+      // A second standalone stream: refuse (before any byte of the SSE response went out).
+      keep_alive_self_.reset();
+      sse_session_.reset();
+      sse_active_ = false;
+      header_pending_ = false;
+      return reject(http::status::conflict, "this session already has an open GET stream");
+    }
+  }
+
+  void handle_delete() {
+    if (server_->options.stateless) return reject(http::status::method_not_allowed, "stateless server: no sessions");
+    auto entry = require_session();
+    if (!entry) return;
+    {
+      std::lock_guard lock(server_->sessions_mutex);
+      server_->sessions.erase(entry->session->id());
+    }
+    entry->session->close();
+    respond(http::status::ok, {}, {});
+  }
+
+  // --- SSE -----------------------------------------------------------------------------------
+
+  void begin_sse(const std::shared_ptr<HttpSession>& entry, std::uint64_t stream) {
+    begin_sse_headers(entry);
+    sse_stream_ = stream;
+    entry->streams->attach(stream, shared_from_this());
+  }
+
+  void begin_sse_headers(const std::shared_ptr<HttpSession>& entry) {
+    // While it waits for events nothing else owns this connection (no async operation is
+    // pending); the streams only know it weakly.
+    keep_alive_self_ = shared_from_this();
+    sse_session_ = entry;
+    sse_active_ = true;
+    header_pending_ = true;
+    end_after_queue_ = false;
+    abort_after_queue_ = false;
+  }
+
+  void pump() {
+    if (writing_ || !sse_active_) return;
+    if (header_pending_) {
+      header_pending_ = false;
+      writing_ = true;
+      sse_header_ = std::make_unique<http::response<http::empty_body>>(http::status::ok, request_.version());
+      sse_header_->set(http::field::content_type, "text/event-stream");
+      sse_header_->set(http::field::cache_control, "no-cache");
+      if (!session_header_.empty()) sse_header_->set("Mcp-Session-Id", session_header_);
+      sse_header_->chunked(true);
+      sse_serializer_ = std::make_unique<http::response_serializer<http::empty_body>>(*sse_header_);
+      http::async_write_header(stream_, *sse_serializer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        self->writing_ = false;
+        if (ec) return self->fail_sse();
+        self->pump();
+      });
+      return;
+    }
+    if (!queue_.empty()) {
+      writing_ = true;
+      current_ = std::move(queue_.front());
+      queue_.pop_front();
+      asio::async_write(stream_, http::make_chunk(asio::buffer(current_)), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        self->writing_ = false;
+        if (ec) return self->fail_sse();
+        self->pump();
+      });
+      return;
+    }
+    if (abort_after_queue_ || end_after_queue_) {
+      // Either way the HTTP response ends cleanly. After a cut (abort) the stream itself goes on:
+      // the client resumes it with GET and Last-Event-ID.
+      writing_ = true;
+      asio::async_write(stream_, http::make_chunk_last(), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        self->writing_ = false;
+        self->detach_sse();
+        if (ec || !self->keep_alive_) return self->stream_.close();
+        self->read();
+      });
+    }
+  }
+
+  void fail_sse() {
+    detach_sse();
+    stream_.close();
+  }
+
+  void detach_sse() {
+    keep_alive_self_.reset();
+    if (!sse_session_) return;
+    sse_session_->streams->detach(sse_stream_, this);
+    sse_session_->last_activity_ms = StreamableHttpServer::Impl::now_ms();
+    sse_session_.reset();
+    sse_active_ = false;
+    queue_.clear();
+  }
+
+  // --- plain responses -------------------------------------------------------------------------
+
+  void respond(http::status status, std::string body, std::string_view content_type) {
+    auto res = std::make_shared<http::response<http::string_body>>(status, request_.version());
+    if (!content_type.empty()) res->set(http::field::content_type, content_type);
+    if (!session_header_.empty()) res->set("Mcp-Session-Id", session_header_);
+    res->body() = std::move(body);
+    send(res);
+  }
+
+  void send(const std::shared_ptr<http::response<http::string_body>>& res) {
+    res->keep_alive(keep_alive_);
+    res->prepare_payload();
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+      self->session_header_.clear();
+      if (ec || !self->keep_alive_) {
+        beast::error_code ignored;
+        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        return;
+      }
+      self->read();
+    });
+  }
+
+  // Counts requests in flight for idle expiry, and ends stateless sessions after their answer.
+  class CountedOutbound final : public Outbound {
+   public:
+    CountedOutbound(std::shared_ptr<Outbound> inner, std::shared_ptr<HttpSession> entry, bool stateless)
+        : inner_(std::move(inner)), entry_(std::move(entry)), stateless_(stateless) {}
+    bool send(std::string message) override { return inner_->send(std::move(message)); }
+    bool streaming() const noexcept override { return inner_->streaming(); }
+    void close_stream() override { inner_->close_stream(); }
+    void finish() override {
+      inner_->finish();
+      entry_->requests_in_flight--;
+      entry_->last_activity_ms = StreamableHttpServer::Impl::now_ms();
+      if (stateless_) entry_->session->close();
+    }
+
+   private:
+    std::shared_ptr<Outbound> inner_;
+    std::shared_ptr<HttpSession> entry_;
+    bool stateless_;
+  };
+
+  // JSON mode: one body with the response, written at finish().
+  class JsonReply final : public Outbound {
+   public:
+    JsonReply(std::shared_ptr<HttpConnection> connection, std::shared_ptr<HttpSession> entry, bool stateless)
+        : connection_(std::move(connection)), entry_(std::move(entry)), stateless_(stateless) {}
+    bool send(std::string message) override {
+      std::lock_guard lock(mutex_);
+      body_ = std::move(message);
+      return true;
+    }
+    bool streaming() const noexcept override { return false; }
+    void finish() override {
+      std::string body;
+      {
+        std::lock_guard lock(mutex_);
+        body = std::move(body_);
+      }
+      connection_->respond_json(std::move(body));
+      entry_->requests_in_flight--;
+      entry_->last_activity_ms = StreamableHttpServer::Impl::now_ms();
+      if (stateless_) entry_->session->close();
+    }
+
+   private:
+    std::shared_ptr<HttpConnection> connection_;
+    std::shared_ptr<HttpSession> entry_;
+    bool stateless_;
+    std::mutex mutex_;
+    std::string body_;
+  };
+
+  beast::tcp_stream stream_;
+  std::shared_ptr<StreamableHttpServer::Impl> server_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  Request request_;
+  bool keep_alive_ = true;
+  std::string session_header_;
+
+  // SSE state (strand only).
+  std::shared_ptr<HttpConnection> keep_alive_self_;
+  std::shared_ptr<HttpSession> sse_session_;
+  std::uint64_t sse_stream_ = 0;
+  bool sse_active_ = false;
+  bool header_pending_ = false;
+  bool writing_ = false;
+  bool end_after_queue_ = false;
+  bool abort_after_queue_ = false;
+  std::deque<std::string> queue_;
+  std::string current_;
+  std::unique_ptr<http::response<http::empty_body>> sse_header_;
+  std::unique_ptr<http::response_serializer<http::empty_body>> sse_serializer_;
+};
+
+}  // namespace http_detail
+
+void StreamableHttpServer::Impl::accept() {
+  acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+    if (ec) return;  // the acceptor was closed: stopping
+    auto connection = std::make_shared<http_detail::HttpConnection>(std::move(socket), self);
+    {
+      std::lock_guard lock(self->connections_mutex);
+      std::erase_if(self->connections, [](const auto& weak) { return weak.expired(); });
+      self->connections.push_back(connection);
+    }
+    connection->start();
+    self->accept();
+  });
+}
+
+void StreamableHttpServer::Impl::sweep() {
+  sweeper.expires_after(std::chrono::seconds(1));
+  sweeper.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec) return;
+    const auto now = std::chrono::steady_clock::now();
+    const auto now_ms = Impl::now_ms();
+    const auto idle_limit = std::chrono::duration_cast<std::chrono::milliseconds>(self->options.session_idle_timeout).count();
+    std::vector<std::shared_ptr<HttpSession>> expired;
+    {
+      std::lock_guard lock(self->sessions_mutex);
+      for (auto it = self->sessions.begin(); it != self->sessions.end();) {
+        auto& entry = it->second;
+        entry->streams->heartbeat(now, self->options.heartbeat);
+        const bool idle = now_ms - entry->last_activity_ms > idle_limit && entry->requests_in_flight == 0 &&
+                          !entry->streams->any_attached();
+        if (idle) {
+          expired.push_back(entry);
+          it = self->sessions.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    for (auto& entry : expired) {
+      Logger::global().info("trellis.http.session_expired", {{"session", entry->session->id()}});
+      entry->session->close();
+    }
+    self->sweep();
+  });
+}
+
+StreamableHttpServer::StreamableHttpServer(Server& server, HttpServerOptions options)
+    : impl_(std::make_shared<Impl>(server, std::move(options))) {}
+
+StreamableHttpServer::~StreamableHttpServer() { stop(); }
+
+Result<void> StreamableHttpServer::start() {
+  auto& i = *impl_;
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(i.options.address, ec);
+  if (ec) return make_error(ErrorKind::config, "invalid address " + i.options.address + ": " + ec.message());
+  i.loopback_bind = address.is_loopback();
+  const tcp::endpoint endpoint(address, i.options.port);
+  i.acceptor.open(endpoint.protocol(), ec);
+  if (!ec) i.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) i.acceptor.bind(endpoint, ec);
+  if (!ec) i.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return make_error(ErrorKind::config,
+                      "cannot listen on " + i.options.address + ":" + std::to_string(i.options.port) + ": " + ec.message());
+  i.bound_port = i.acceptor.local_endpoint().port();
+  i.accept();
+  i.sweep();
+  {
+    std::lock_guard lock(i.state_mutex);
+    i.running = true;
+  }
+  for (std::size_t t = 0; t < std::max<std::size_t>(1, i.options.io_threads); ++t) i.threads.emplace_back([&io = i.io] { io.run(); });
+  return {};
+}
+
+std::uint16_t StreamableHttpServer::port() const noexcept { return impl_->bound_port; }
+
+void StreamableHttpServer::stop() {
+  auto& i = *impl_;
+  {
+    std::lock_guard lock(i.state_mutex);
+    if (!i.running || i.stopped) return;
+  }
+  asio::post(i.io, [impl = impl_] {
+    beast::error_code ignored;
+    impl->acceptor.close(ignored);
+  });
+  // Drain: sessions refuse new requests, finish what runs, then close (and leave the registry).
+  i.server.shutdown();
+  const auto deadline = std::chrono::steady_clock::now() + i.server.options().drain_timeout + std::chrono::seconds(1);
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(i.sessions_mutex);
+      if (i.sessions.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  {
+    std::lock_guard lock(i.sessions_mutex);
+    for (auto& [id, entry] : i.sessions) entry->streams->close_all();
+    i.sessions.clear();
+  }
+  // Give finished streams a moment to flush, then close every connection and stop.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  {
+    std::lock_guard lock(i.connections_mutex);
+    for (auto& weak : i.connections)
+      if (auto c = weak.lock()) c->shut();
+  }
+  asio::post(i.io, [impl = impl_] { impl->sweeper.cancel(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  i.io.stop();
+  for (auto& t : i.threads)
+    if (t.joinable()) t.join();
+  std::lock_guard lock(i.state_mutex);
+  i.stopped = true;
+  i.stopped_cv.notify_all();
+}
+
+void StreamableHttpServer::wait() {
+  auto& i = *impl_;
+  std::unique_lock lock(i.state_mutex);
+  i.stopped_cv.wait(lock, [&] { return i.stopped || !i.running; });
+}
+
+}  // namespace trellis

@@ -1,0 +1,268 @@
+// Streamable HTTP server: status codes, sessions, SSE framing and resumption, over real sockets
+// with a small synchronous Beast client.
+#include "trellis/streamable_http_server.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+namespace trellis {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+constexpr std::string_view kInitialize =
+    R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})";
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  std::string session;
+  std::string content_type;
+};
+
+// One request per connection; headers as name/value pairs.
+Reply exchange(std::uint16_t port, http::verb verb, std::string body,
+               std::vector<std::pair<std::string, std::string>> headers = {}, bool default_headers = true) {
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  http::request<http::string_body> req{verb, "/mcp", 11};
+  req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
+  if (default_headers) {
+    req.set(http::field::content_type, "application/json");
+    req.set(http::field::accept, "application/json, text/event-stream");
+  }
+  for (auto& [name, value] : headers) req.set(name, value);
+  req.body() = std::move(body);
+  req.prepare_payload();
+  http::write(socket, req);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 * 1024 * 1024);
+  beast::error_code ec;
+  http::read(socket, buffer, parser, ec);
+  auto& res = parser.get();
+  return {static_cast<int>(res.result_int()), res.body(), std::string(res["Mcp-Session-Id"]), std::string(res[http::field::content_type])};
+}
+
+// The JSON-RPC messages in an SSE body, with their event ids.
+std::vector<std::pair<std::string, boost::json::value>> events(const std::string& sse) {
+  std::vector<std::pair<std::string, boost::json::value>> out;
+  std::string id;
+  std::size_t pos = 0;
+  while (pos < sse.size()) {
+    const auto end = sse.find('\n', pos);
+    const std::string line = sse.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    pos = end == std::string::npos ? sse.size() : end + 1;
+    if (line.rfind("id: ", 0) == 0) id = line.substr(4);
+    if (line.rfind("data: ", 0) == 0 && line.size() > 6) out.emplace_back(id, boost::json::parse(line.substr(6)));
+  }
+  return out;
+}
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void start(HttpServerOptions options = {}) {
+    options.port = 0;
+    server_ = std::make_unique<Server>(ServerOptions{.worker_threads = 4});
+    ASSERT_TRUE(server_->add_tool({.name = "echo"}, [](RequestContext&, const boost::json::object& args) -> Result<boost::json::object> {
+      return tool_text(boost::json::serialize(args));
+    }));
+    ASSERT_TRUE(server_->add_tool({.name = "steps"}, [this](RequestContext& context, const boost::json::object&) -> Result<boost::json::object> {
+      for (int i = 1; i <= 6; ++i) {
+        context.report_progress(i, 6);
+        if (i == 3 && cut_mid_call_) context.close_stream();
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+      }
+      return tool_text("six steps");
+    }));
+    ASSERT_TRUE(server_->add_tool({.name = "block"}, [this](RequestContext& context, const boost::json::object&) -> Result<boost::json::object> {
+      blocked_ = true;
+      while (!context.stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      saw_stop_ = true;
+      return tool_text("stopped");
+    }));
+    http_ = std::make_unique<StreamableHttpServer>(*server_, options);
+    ASSERT_TRUE(http_->start());
+    port_ = http_->port();
+  }
+  void TearDown() override {
+    if (http_) http_->stop();
+  }
+  std::string open_session() {
+    auto r = exchange(port_, http::verb::post, std::string(kInitialize));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.session.size(), 32u) << "128-bit id in hex";
+    exchange(port_, http::verb::post, R"({"jsonrpc":"2.0","method":"notifications/initialized"})", {{"Mcp-Session-Id", r.session}});
+    return r.session;
+  }
+
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<StreamableHttpServer> http_;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> cut_mid_call_{false};
+  std::atomic<bool> blocked_{false};
+  std::atomic<bool> saw_stop_{false};
+};
+
+constexpr std::string_view kPing = R"({"jsonrpc":"2.0","id":1,"method":"ping"})";
+
+TEST_F(HttpServerTest, MissingSessionIs400AndUnknownIs404) {
+  start();
+  EXPECT_EQ(exchange(port_, http::verb::post, std::string(kPing)).status, 400);
+  EXPECT_EQ(exchange(port_, http::verb::post, std::string(kPing), {{"Mcp-Session-Id", "0123456789abcdef0123456789abcdef"}}).status, 404);
+}
+
+TEST_F(HttpServerTest, BadOriginAndBadHostAre403) {
+  start();
+  EXPECT_EQ(exchange(port_, http::verb::post, std::string(kInitialize), {{"Origin", "http://evil.example.com"}}).status, 403);
+  EXPECT_EQ(exchange(port_, http::verb::post, std::string(kInitialize), {{"Host", "evil.example.com"}}).status, 403);
+  EXPECT_EQ(exchange(port_, http::verb::post, std::string(kInitialize), {{"Origin", "http://localhost:3000"}}).status, 200);
+}
+
+TEST_F(HttpServerTest, BodyOverTheLimitIs413AndAtTheLimitIsServed) {
+  start({.max_body_bytes = 4096});
+  const std::string session = open_session();
+  const std::string head = R"({"jsonrpc":"2.0","id":2,"method":"ping","params":{"pad":")", tail = R"("}})";
+  const std::string at_limit = head + std::string(4096 - head.size() - tail.size(), 'x') + tail;
+  EXPECT_EQ(exchange(port_, http::verb::post, at_limit, {{"Mcp-Session-Id", session}}).status, 200);
+  EXPECT_EQ(exchange(port_, http::verb::post, at_limit + " ", {{"Mcp-Session-Id", session}}).status, 413);
+}
+
+TEST_F(HttpServerTest, MalformedJsonIsParseErrorAndTheSessionKeepsWorking) {
+  start({.json_response = true});
+  const std::string session = open_session();
+  auto bad = exchange(port_, http::verb::post, R"({"jsonrpc":"2.0","id":)", {{"Mcp-Session-Id", session}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(boost::json::parse(bad.body).at("error").at("code"), jsonrpc_code::parse_error);
+  auto ok = exchange(port_, http::verb::post, std::string(kPing), {{"Mcp-Session-Id", session}});
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_TRUE(boost::json::parse(ok.body).as_object().contains("result"));
+}
+
+TEST_F(HttpServerTest, ProtocolMethodAndContentNegotiation) {
+  start();
+  const std::string session = open_session();
+  EXPECT_EQ(exchange(port_, http::verb::post, std::string(kPing), {{"Mcp-Session-Id", session}, {"MCP-Protocol-Version", "1999-01-01"}}).status, 400);
+  EXPECT_EQ(exchange(port_, http::verb::put, std::string(kPing), {{"Mcp-Session-Id", session}}).status, 405);
+  EXPECT_EQ(exchange(port_, http::verb::post, std::string(kPing), {{"Mcp-Session-Id", session}, {"Content-Type", "text/plain"}}).status, 415);
+  EXPECT_EQ(exchange(port_, http::verb::post, R"({"jsonrpc":"2.0","method":"notifications/roots/list_changed"})",
+                     {{"Mcp-Session-Id", session}}).status,
+            202);
+}
+
+TEST_F(HttpServerTest, SseResponseHasAPrimingEventWithRetryThenTheResponse) {
+  start({.sse_retry = std::chrono::milliseconds(750)});
+  const std::string session = open_session();
+  auto r = exchange(port_, http::verb::post, std::string(kPing), {{"Mcp-Session-Id", session}});
+  EXPECT_EQ(r.content_type, "text/event-stream");
+  EXPECT_NE(r.body.find("retry: 750\n"), std::string::npos);
+  EXPECT_EQ(r.body.rfind("id: ", 0), 0u) << "the priming event comes first and has an id";
+  const auto messages = events(r.body);
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_TRUE(messages[0].second.as_object().contains("result"));
+}
+
+TEST_F(HttpServerTest, StatelessModeNeedsNoSession) {
+  start({.json_response = true, .stateless = true});
+  auto r = exchange(port_, http::verb::post, R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{"x":1}}})");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.session.empty());
+  EXPECT_EQ(boost::json::parse(r.body).at("result").at("content").at(0).at("text"), R"({"x":1})");
+  EXPECT_EQ(exchange(port_, http::verb::get, "", {{"Accept", "text/event-stream"}}).status, 405);
+}
+
+TEST_F(HttpServerTest, DeleteEndsTheSession) {
+  start();
+  const std::string session = open_session();
+  EXPECT_EQ(exchange(port_, http::verb::delete_, "", {{"Mcp-Session-Id", session}}).status, 200);
+  EXPECT_EQ(exchange(port_, http::verb::post, std::string(kPing), {{"Mcp-Session-Id", session}}).status, 404);
+}
+
+TEST_F(HttpServerTest, StreamCutMidCallIsResumedWithLastEventIdWithoutLossOrRepetition) {
+  start({.sse_retry = std::chrono::milliseconds(10)});
+  cut_mid_call_ = true;
+  const std::string session = open_session();
+  auto first = exchange(port_, http::verb::post,
+                        R"({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"steps","_meta":{"progressToken":"p"}}})",
+                        {{"Mcp-Session-Id", session}});
+  auto before = events(first.body);
+  ASSERT_FALSE(before.empty());
+  for (const auto& [id, m] : before) EXPECT_FALSE(m.as_object().contains("result")) << "the response came before the cut";
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the call finishes meanwhile
+  auto resumed = exchange(port_, http::verb::get, "",
+                          {{"Mcp-Session-Id", session}, {"Accept", "text/event-stream"}, {"Last-Event-ID", before.back().first}});
+  EXPECT_EQ(resumed.status, 200);
+  auto after = events(resumed.body);
+  std::vector<double> progress;
+  std::vector<std::string> ids;
+  bool response = false;
+  for (const auto* batch : {&before, &after}) {
+    for (const auto& [id, m] : *batch) {
+      ids.push_back(id);
+      if (m.as_object().contains("result")) response = true;
+      if (m.as_object().contains("method")) progress.push_back(m.at("params").at("progress").to_number<double>());
+    }
+  }
+  EXPECT_TRUE(response);
+  EXPECT_EQ(progress, (std::vector<double>{1, 2, 3, 4, 5, 6})) << "no event lost or repeated";
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end()) << "event ids are unique";
+}
+
+TEST_F(HttpServerTest, CancelledRequestStopsTheHandlerAndSendsNoResponse) {
+  start({.json_response = true});
+  const std::string session = open_session();
+  std::thread caller([&] {
+    auto r = exchange(port_, http::verb::post, R"({"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"block"}})",
+                      {{"Mcp-Session-Id", session}});
+    EXPECT_EQ(r.status, 202) << "a cancelled request gets no JSON-RPC response";
+    EXPECT_TRUE(r.body.empty());
+  });
+  while (!blocked_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(exchange(port_, http::verb::post, R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":11}})",
+                     {{"Mcp-Session-Id", session}}).status,
+            202);
+  caller.join();
+  EXPECT_TRUE(saw_stop_);
+}
+
+TEST_F(HttpServerTest, SecondStandaloneStreamIs409) {
+  start();
+  const std::string session = open_session();
+  std::atomic<bool> first_open{false};
+  std::thread first([&] {
+    asio::io_context io;
+    tcp::socket socket(io);
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_));
+    http::request<http::empty_body> req{http::verb::get, "/mcp", 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::accept, "text/event-stream");
+    req.set("Mcp-Session-Id", session);
+    http::write(socket, req);
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    http::read_header(socket, buffer, parser);
+    first_open = true;
+    beast::error_code ec;
+    http::read(socket, buffer, parser, ec);  // until the server closes the stream at stop()
+  });
+  while (!first_open) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(exchange(port_, http::verb::get, "", {{"Mcp-Session-Id", session}, {"Accept", "text/event-stream"}}).status, 409);
+  http_->stop();
+  first.join();
+}
+
+}  // namespace
+}  // namespace trellis
