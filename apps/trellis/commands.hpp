@@ -14,6 +14,9 @@ namespace trellis::cli {
 // `trellis fsm`: list machines, print one as Mermaid/DOT/JSON/Markdown, or the whole reference.
 void add_fsm_command(CLI::App& app);
 
+// `trellis tools|call|resources|read|prompts`: the MCP client from the command line.
+void add_client_commands(CLI::App& app);
+
 // `trellis serve`: the MCP server daemon (demo toolset) over --stdio or --http HOST:PORT.
 void add_serve_command(CLI::App& app);
 

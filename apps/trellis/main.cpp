@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1, 1);
   trellis::cli::add_fsm_command(app);
   trellis::cli::add_serve_command(app);
+  trellis::cli::add_client_commands(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

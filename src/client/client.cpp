@@ -2,6 +2,7 @@
 #include "connection.hpp"
 
 #include <future>
+#include <thread>
 
 namespace trellis {
 namespace {
@@ -35,7 +36,12 @@ Result<std::shared_ptr<Client>> Client::connect(TransportFactory factory, Client
 
 Client::Client(std::shared_ptr<client_detail::Connection> connection) : connection_(std::move(connection)) {}
 
-Client::~Client() { stop(); }
+Client::~Client() {
+  stop();
+  // Handlers still queued on the connection's thread hold references for a moment; let them go
+  // so the connection is destroyed here, on the owner's thread.
+  for (int i = 0; i < 2000 && connection_.use_count() > 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
 
 void Client::stop() {
   if (connection_->on_own_thread()) return;  // from a handler: the destructor's stop() will do it

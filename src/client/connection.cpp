@@ -35,7 +35,7 @@ bool version_supported(std::string_view version) {
 Connection::Connection(TransportFactory factory, ClientOptions options, Runtime runtime)
     : factory_(std::move(factory)),
       options_(std::move(options)),
-      own_io_(runtime.executor ? nullptr : std::make_unique<boost::asio::io_context>(1)),
+      own_io_(runtime.executor ? nullptr : std::make_shared<boost::asio::io_context>(1)),
       executor_(runtime.executor ? runtime.executor : own_io_->get_executor()),
       own_scheduler_(runtime.scheduler ? nullptr : std::make_unique<fsm::AsioScheduler>(executor_)),
       scheduler_(runtime.scheduler ? runtime.scheduler : own_scheduler_.get()),
@@ -46,7 +46,7 @@ Connection::Connection(TransportFactory factory, ClientOptions options, Runtime 
       random_(runtime.seed),
       tombstones_(std::chrono::duration_cast<Tombstones::Clock::duration>(tombstone_ttl(options_))) {
   if (own_io_) {
-    thread_ = std::thread([io = own_io_.get()] {
+    thread_ = std::thread([io = own_io_] {
       auto work = boost::asio::make_work_guard(*io);
       io->run();
     });
@@ -56,7 +56,13 @@ Connection::Connection(TransportFactory factory, ClientOptions options, Runtime 
 Connection::~Connection() {
   if (own_io_) {
     own_io_->stop();
-    if (thread_.joinable()) thread_.join();
+    // The last reference can be dropped by a handler on our own thread: that thread cannot join
+    // itself, so it is let go; it owns the io_context and ends as soon as this handler returns.
+    if (on_own_thread()) {
+      thread_.detach();
+    } else if (thread_.joinable()) {
+      thread_.join();
+    }
   }
   handler_pool_.join();
   drop_transport();
@@ -174,10 +180,11 @@ void Connection::on_initialize_answer(const jsonrpc::Message& message) {
     server_capabilities_ = caps && caps->is_object() ? caps->get_object() : boost::json::object{};
   }
   fire(E::initialize_response, S::ready);
+  // The transport learns the version first, so notifications/initialized already carries it.
+  transport_->initialized(protocol_version());
   std::string frame;
   jsonrpc::encode_notification(frame, "notifications/initialized");
   (void)transport_->send(std::move(frame));
-  transport_->initialized(protocol_version());
   retry_count_ = 0;
   breaker_.on_success();
   finish_connect({});

@@ -108,7 +108,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   TransportFactory factory_;
   ClientOptions options_;
-  std::unique_ptr<boost::asio::io_context> own_io_;
+  std::shared_ptr<boost::asio::io_context> own_io_;  // shared with its thread, which may outlive us
   boost::asio::any_io_executor executor_;
   std::unique_ptr<fsm::AsioScheduler> own_scheduler_;
   fsm::Scheduler* scheduler_;
