@@ -20,14 +20,18 @@
 //    guarded by a circuit breaker, and initializes again; calls in flight on a transport that
 //    cannot resume fail with `transport` at once.
 //
-// Calls are available as blocking functions and as callbacks (`async_request`), which any
-// completion style can wrap; the blocking forms must not be called from a handler of this client.
+// Calls are available as blocking functions, as callbacks (`async_request`) and with any Asio
+// completion token (`async_call`, e.g. use_awaitable in a coroutine); the blocking forms must not
+// be called from a handler of this client.
 #pragma once
 
 #include "trellis/client_transport.hpp"
 #include "trellis/error.hpp"
 #include "trellis/server.hpp"
 
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
@@ -118,6 +122,26 @@ class Client {
   void async_request(std::string method, boost::json::object params, CallOptions options,
                      std::function<void(Result<boost::json::value>)> done);
   Result<boost::json::value> request(std::string method, boost::json::object params = {}, CallOptions options = {});
+  // The same with any Asio completion token: `co_await client.async_call(m, p, {},
+  // boost::asio::use_awaitable)` in a coroutine, use_future, or a plain callback. The completion
+  // runs on the token's associated executor (the coroutine's, for use_awaitable).
+  template <class CompletionToken>
+  auto async_call(std::string method, boost::json::object params, CallOptions options, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(Result<boost::json::value>)>(
+        [this](auto handler, std::string m, boost::json::object p, CallOptions o) {
+          auto work = boost::asio::make_work_guard(handler);
+          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+          async_request(std::move(m), std::move(p), std::move(o),
+                        [shared, work = std::move(work)](Result<boost::json::value> outcome) mutable {
+                          auto executor = boost::asio::get_associated_executor(*shared);
+                          boost::asio::post(executor, [shared, outcome = std::move(outcome)]() mutable {
+                            (*shared)(std::move(outcome));
+                          });
+                          work.reset();
+                        });
+        },
+        token, std::move(method), std::move(params), std::move(options));
+  }
   // A notification (no answer).
   Result<void> notify(std::string method, boost::json::object params = {});
 

@@ -11,7 +11,8 @@
 //                   });
 //   return server.serve_stdio();
 //
-// Handlers run on the server's bounded worker pool, never on an I/O thread, so they may block.
+// Handlers run on the server's bounded worker pool, never on an I/O thread, so they may block;
+// each may be a plain function or a coroutine (boost::asio::awaitable).
 // Each receives a RequestContext: its params, a std::stop_token that is requested when the client
 // cancels (the response is then suppressed), a progress reporter, a logger that emits
 // `notifications/message`, and blocking calls that send sampling, elicitation and roots requests
@@ -24,6 +25,7 @@
 
 #include "trellis/error.hpp"
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -183,6 +185,16 @@ using PromptHandler = std::function<Result<boost::json::object>(RequestContext&,
 using Completer = std::function<Result<std::vector<std::string>>(std::string_view value,
                                                                  const boost::json::object& context_arguments)>;
 
+// Coroutine forms of the three handlers. A coroutine handler runs on a worker like any other,
+// inside an io_context of its own, so it can co_await Asio operations (timers, sockets, other
+// services); the worker waits for it to finish.
+using AsyncToolHandler =
+    std::function<boost::asio::awaitable<Result<boost::json::object>>(RequestContext&, const boost::json::object& arguments)>;
+using AsyncResourceReader = std::function<boost::asio::awaitable<Result<boost::json::array>>(
+    RequestContext&, std::string_view uri, const UriVariables& variables)>;
+using AsyncPromptHandler =
+    std::function<boost::asio::awaitable<Result<boost::json::object>>(RequestContext&, const boost::json::object& arguments)>;
+
 // Result builders.
 boost::json::object text_content(std::string_view text);
 boost::json::object tool_text(std::string_view text);        // {content:[{type:text,text}]}
@@ -226,6 +238,10 @@ class Server {
   Result<void> add_resource(ResourceDefinition definition, ResourceReader reader);
   Result<void> add_resource_template(ResourceTemplateDefinition definition, ResourceReader reader);
   Result<void> add_prompt(PromptDefinition definition, PromptHandler handler);
+  Result<void> add_tool(ToolDefinition definition, AsyncToolHandler handler);
+  Result<void> add_resource(ResourceDefinition definition, AsyncResourceReader reader);
+  Result<void> add_resource_template(ResourceTemplateDefinition definition, AsyncResourceReader reader);
+  Result<void> add_prompt(PromptDefinition definition, AsyncPromptHandler handler);
   // Completion for a prompt argument (ref/prompt) or a template variable (ref/resource).
   void add_prompt_completion(std::string prompt, std::string argument, Completer completer);
   void add_resource_completion(std::string uri_template, std::string variable, Completer completer);

@@ -96,11 +96,20 @@ void Connection::start(std::function<void(Result<void>)> done) {
 }
 
 void Connection::start_transport() {
+  if (!launch_transport())
+    return schedule_reconnect(E::transport_failed, make_error(ErrorKind::config, "the transport factory returned nothing"));
+  // Our transports are usable as soon as they are started: this is the transport_ready edge.
+  fire(E::transport_ready, S::negotiating);
+  send_initialize();
+}
+
+bool Connection::launch_transport() {
   drop_transport();
   ++generation_;
   generation_first_id_ = next_id_;
   transport_ = factory_();
-  if (!transport_) return schedule_reconnect(E::transport_failed, make_error(ErrorKind::config, "the transport factory returned nothing"));
+  if (!transport_) return false;
+  // Events carry the generation they belong to: a replaced transport is never heard again.
   const std::uint64_t generation = generation_;
   std::weak_ptr<Connection> weak = weak_from_this();
   transport_->start({
@@ -118,9 +127,7 @@ void Connection::start_transport() {
         if (auto self = weak.lock()) self->post([generation](Connection& c) { c.on_session_lost(generation); });
       },
   });
-  // Our transports are usable as soon as they are started: this is the transport_ready edge.
-  fire(E::transport_ready, S::negotiating);
-  send_initialize();
+  return true;
 }
 
 void Connection::drop_transport() {
@@ -274,24 +281,7 @@ void Connection::on_session_lost(std::uint64_t generation) {
   fail_all(make_error(ErrorKind::session, "the server lost our session; the client is initializing a new one"), false);
   fire(E::session_lost, S::negotiating);
   // The old transport is bound to the lost session: a new generation initializes afresh.
-  drop_transport();
-  ++generation_;
-  generation_first_id_ = next_id_;
-  transport_ = factory_();
-  const std::uint64_t gen = generation_;
-  std::weak_ptr<Connection> weak = weak_from_this();
-  transport_->start({
-      .message = [weak, gen](jsonrpc::Message m) {
-        if (auto self = weak.lock())
-          self->post([gen, m = std::move(m)](Connection& c) mutable { c.on_transport_message(gen, std::move(m)); });
-      },
-      .failed = [weak, gen](Error e) {
-        if (auto self = weak.lock()) self->post([gen, e = std::move(e)](Connection& c) mutable { c.on_transport_failed(gen, std::move(e)); });
-      },
-      .session_lost = [weak, gen] {
-        if (auto self = weak.lock()) self->post([gen](Connection& c) { c.on_session_lost(gen); });
-      },
-  });
+  if (!launch_transport()) return become_closed(E::stop, make_error(ErrorKind::config, "the transport factory returned nothing"));
   send_initialize();
 }
 

@@ -76,6 +76,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Transport generations.
   void start_transport();
+  bool launch_transport();  // a new generation's transport, started; false when the factory gave none
   void on_transport_message(std::uint64_t generation, jsonrpc::Message message);
   void on_transport_failed(std::uint64_t generation, Error error);
   void on_session_lost(std::uint64_t generation);

@@ -2,6 +2,10 @@
 #include "core.hpp"
 #include "session_impl.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
 #include <array>
 
 namespace trellis {
@@ -11,6 +15,19 @@ constexpr std::array<std::string_view, 8> kLogLevels = {"debug", "info",     "no
                                                         "error", "critical", "alert",  "emergency"};
 
 Error invalid_definition(std::string message) { return make_error(ErrorKind::config, std::move(message)); }
+
+// Runs a coroutine handler to completion on the calling worker, in an io_context of its own.
+template <class T>
+Result<T> run_to_completion(boost::asio::awaitable<Result<T>> task) {
+  boost::asio::io_context io(1);
+  auto outcome = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
+  io.run();
+  try {
+    return outcome.get();
+  } catch (const std::exception& e) {
+    return make_error(ErrorKind::internal, e.what());
+  }
+}
 
 }  // namespace
 
@@ -107,6 +124,36 @@ Result<void> Server::add_prompt(PromptDefinition definition, PromptHandler handl
   });
   core_->list_changed("prompts");
   return {};
+}
+
+Result<void> Server::add_tool(ToolDefinition definition, AsyncToolHandler handler) {
+  if (!handler) return invalid_definition("tool " + definition.name + " has no handler");
+  return add_tool(std::move(definition), [handler = std::move(handler)](RequestContext& context, const boost::json::object& args) {
+    return run_to_completion(handler(context, args));
+  });
+}
+
+Result<void> Server::add_resource(ResourceDefinition definition, AsyncResourceReader reader) {
+  if (!reader) return invalid_definition("resource " + definition.uri + " has no reader");
+  return add_resource(std::move(definition), [reader = std::move(reader)](RequestContext& context, std::string_view uri,
+                                                                          const UriVariables& variables) {
+    return run_to_completion(reader(context, uri, variables));
+  });
+}
+
+Result<void> Server::add_resource_template(ResourceTemplateDefinition definition, AsyncResourceReader reader) {
+  if (!reader) return invalid_definition("resource template " + definition.uri_template + " has no reader");
+  return add_resource_template(std::move(definition), [reader = std::move(reader)](RequestContext& context, std::string_view uri,
+                                                                                   const UriVariables& variables) {
+    return run_to_completion(reader(context, uri, variables));
+  });
+}
+
+Result<void> Server::add_prompt(PromptDefinition definition, AsyncPromptHandler handler) {
+  if (!handler) return invalid_definition("prompt " + definition.name + " has no handler");
+  return add_prompt(std::move(definition), [handler = std::move(handler)](RequestContext& context, const boost::json::object& args) {
+    return run_to_completion(handler(context, args));
+  });
 }
 
 void Server::add_prompt_completion(std::string prompt, std::string argument, Completer completer) {

@@ -4,6 +4,10 @@
 #include "trellis/client.hpp"
 #include "trellis/streamable_http_server.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -117,6 +121,27 @@ TEST(ClientIntegration, RestartedHttpServerMakesTheClientInitializeAgain) {
   EXPECT_EQ(again->at("content").at(0).at("text"), "three");
   (*client)->stop();
   http->stop();
+}
+
+TEST(ClientIntegration, CallsCanBeAwaitedInACoroutine) {
+  auto client = Client::connect([] {
+    return make_stdio_transport({.command = TRELLIS_TEST_CLI, .args = {"serve", "--stdio", "--log-level", "error"}});
+  });
+  ASSERT_TRUE(client) << client.error().describe();
+  boost::asio::io_context io;
+  std::optional<Result<boost::json::value>> seen;
+  // Built outside the coroutine: g++ 12 mishandles initializer lists inside coroutine bodies.
+  boost::json::object params{{"name", "echo"}, {"arguments", {{"text", "awaited"}}}};
+  boost::asio::co_spawn(
+      io,
+      [&]() -> boost::asio::awaitable<void> {
+        seen = co_await (*client)->async_call("tools/call", std::move(params), CallOptions{}, boost::asio::use_awaitable);
+      },
+      boost::asio::detached);
+  io.run();
+  ASSERT_TRUE(seen && *seen) << (seen ? seen->error().describe() : "no outcome");
+  EXPECT_EQ((**seen).at("content").at(0).at("text"), "awaited");
+  (*client)->stop();
 }
 
 // --- the official reference servers -------------------------------------------------------------

@@ -2,6 +2,10 @@
 // completion, logging, progress, cancellation, pagination and server-to-client requests.
 #include "support/server_fixture.hpp"
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <atomic>
 
 namespace trellis {
@@ -372,6 +376,26 @@ TEST(ServerSession, DrainingRejectsNewRequestsAndFinishesActiveOnes) {
   release = true;
   EXPECT_EQ(h.out->response(1).at("result").at("content").at(0).at("text"), "finished");
   ASSERT_TRUE(h.out->wait([&](const auto&, int) { return h.session->closed(); }, std::chrono::seconds(5)) || h.session->closed());
+}
+
+TEST(ServerSession, CoroutineHandlersCanAwaitAsioOperations) {
+  SessionHarness h;
+  ASSERT_TRUE(h.server.add_tool(
+      {.name = "later"},
+      AsyncToolHandler([](RequestContext&, const boost::json::object& args) -> boost::asio::awaitable<Result<boost::json::object>> {
+        boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, std::chrono::milliseconds(20));
+        co_await timer.async_wait(boost::asio::use_awaitable);
+        co_return tool_text("awaited " + std::string(args.at("what").as_string()));
+      })));
+  ASSERT_TRUE(h.server.add_prompt({.name = "p"}, AsyncPromptHandler([](RequestContext&, const boost::json::object&)
+                                                                        -> boost::asio::awaitable<Result<boost::json::object>> {
+                                    co_return boost::json::object{{"messages", boost::json::array{}}};
+                                  })));
+  h.open();
+  h.initialize();
+  EXPECT_EQ(h.call(1, "tools/call", R"({"name":"later","arguments":{"what":"a timer"}})").at("result").at("content").at(0).at("text"),
+            "awaited a timer");
+  EXPECT_TRUE(h.call(2, "prompts/get", R"({"name":"p"})").at("result").at("messages").is_array());
 }
 
 TEST(ServerSession, StatelessSessionsServeWithoutInitialize) {
