@@ -26,12 +26,19 @@ struct ServeOptions {
 // Blocks SIGINT and SIGTERM in every thread and turns them into a graceful shutdown.
 class SignalWatcher {
  public:
-  explicit SignalWatcher(std::function<void()> on_signal) {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    sigaddset(&set_, SIGUSR1);  // used only to wake the watcher at exit
-    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+  // Call before any thread exists (the server's workers inherit the mask): a signal delivered to
+  // a thread that does not block it would kill the process instead of stopping it gracefully.
+  static sigset_t block() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);  // used only to wake the watcher at exit
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    return set;
+  }
+
+  explicit SignalWatcher(std::function<void()> on_signal) : set_(block()) {
     thread_ = std::thread([this, on_signal = std::move(on_signal)] {
       int signal = 0;
       while (sigwait(&set_, &signal) == 0) {
@@ -58,6 +65,7 @@ int run_serve(const ServeOptions& opts) {
     std::cerr << "trellis serve: choose exactly one of --stdio and --http HOST:PORT\n";
     return 2;
   }
+  SignalWatcher::block();
   Server server({.info = {.name = "trellis-demo", .version = "", .title = "Trellis demo server"},
                  .instructions = "A demo server: echo, add and slow tools, a readme resource, a greeting template "
                                  "and a greet prompt."});
