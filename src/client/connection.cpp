@@ -254,16 +254,17 @@ void Connection::on_transport_failed(std::uint64_t generation, Error error) {
     case S::ready:
     case S::suspended: {
       if (error.kind == ErrorKind::protocol && machine_.is(S::ready)) {
-        fail_all(make_error(ErrorKind::transport, "connection closed after a protocol error: " + error.message), false);
-        if (!options_.auto_reconnect) return become_closed(E::transport_failed, error);
+        const Error closed = make_error(ErrorKind::transport, "connection closed after a protocol error: " + error.message);
+        if (!options_.auto_reconnect) return become_closed(E::transport_failed, closed);
         fire(E::frame_too_large, S::reconnecting);
+        fail_all(closed, false);
         return schedule_reconnect(E::frame_too_large, error);
       }
       if (!options_.auto_reconnect) return become_closed(E::transport_failed, error);
       // A resumable transport keeps calls in flight: a new generation of the same session may
       // still answer them; their own timeouts bound the wait.
-      if (!resumable) fail_all(make_error(ErrorKind::transport, "transport failed: " + error.message), false);
       fire(E::transport_failed, S::reconnecting);
+      if (!resumable) fail_all(make_error(ErrorKind::transport, "transport failed: " + error.message), false);
       return schedule_reconnect(E::transport_failed, error);
     }
     case S::draining:
@@ -278,8 +279,9 @@ void Connection::on_transport_failed(std::uint64_t generation, Error error) {
 void Connection::on_session_lost(std::uint64_t generation) {
   if (generation != generation_) return;
   if (!machine_.is(S::ready)) return on_transport_failed(generation, make_error(ErrorKind::session, "session lost"));
-  fail_all(make_error(ErrorKind::session, "the server lost our session; the client is initializing a new one"), false);
+  // The state changes before the calls fail, so whoever sees a failure also sees the new state.
   fire(E::session_lost, S::negotiating);
+  fail_all(make_error(ErrorKind::session, "the server lost our session; the client is initializing a new one"), false);
   // The old transport is bound to the lost session: a new generation initializes afresh.
   if (!launch_transport()) return become_closed(E::stop, make_error(ErrorKind::config, "the transport factory returned nothing"));
   send_initialize();
