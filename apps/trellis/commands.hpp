@@ -24,6 +24,7 @@ struct HttpServeOptions {
   bool json_response = false;
   bool stateless = false;
   std::vector<std::string> allowed_origins;
+  std::size_t io_threads = 2;
 };
 // What a signal does while serving over HTTP (stops the listener; set by serve_http).
 std::function<void()>& server_stop_hook();

@@ -1,6 +1,6 @@
 // The demo toolset: small enough to read in one go, and exercising every feature a client
 // would want to try first (validation, structured output, progress, cancellation, resources,
-// templates, prompts, completion).
+// templates, prompts, completion), plus `generate` and `announce` for transfer and fan-out tests.
 #include "demo_toolset.hpp"
 
 #include <boost/json/parse.hpp>
@@ -76,6 +76,29 @@ void register_demo_toolset(Server& server) {
         }
         context.log(LogLevel::info, boost::json::string("slow finished " + std::to_string(steps) + " steps"), "demo");
         return tool_text("done after " + std::to_string(steps) + " steps");
+      }));
+
+  // For transfer measurements: a result of an exact size without having to send one.
+  check(server.add_tool(
+      {.name = "generate",
+       .title = "Generate",
+       .description = "Returns a text of exactly `bytes` bytes (at most 64 MiB).",
+       .input_schema = schema(R"({"type":"object","properties":{)"
+                              R"("bytes":{"type":"integer","minimum":0,"maximum":67108864}},"required":["bytes"]})"),
+       .annotations = {{"readOnlyHint", true}}},
+      [](RequestContext&, const boost::json::object& args) -> Result<boost::json::object> {
+        return tool_text(std::string(static_cast<std::size_t>(args.at("bytes").to_number<std::int64_t>()), 'x'));
+      }));
+
+  // A server-wide notification: every connected session receives `notifications/message`.
+  check(server.add_tool(
+      {.name = "announce",
+       .title = "Announce",
+       .description = "Sends the text as an info log message to every connected session.",
+       .input_schema = schema(R"({"type":"object","properties":{"text":{"type":"string"}},"required":["text"]})")},
+      [&server](RequestContext&, const boost::json::object& args) -> Result<boost::json::object> {
+        server.log(LogLevel::info, args.at("text"), "announce");
+        return tool_text("announced");
       }));
 
   check(server.add_resource({.uri = "trellis://demo/readme",

@@ -21,6 +21,8 @@ struct ServeOptions {
   bool stateless = false;
   std::vector<std::string> allowed_origins;
   std::string log_level = "info";
+  std::size_t workers = 0;     // 0: one per core (at least 2)
+  std::size_t io_threads = 2;  // HTTP only
 };
 
 // Blocks SIGINT and SIGTERM in every thread and turns them into a graceful shutdown.
@@ -67,8 +69,9 @@ int run_serve(const ServeOptions& opts) {
   }
   SignalWatcher::block();
   Server server({.info = {.name = "trellis-demo", .version = "", .title = "Trellis demo server"},
-                 .instructions = "A demo server: echo, add and slow tools, a readme resource, a greeting template "
-                                 "and a greet prompt."});
+                 .instructions = "A demo server: echo, add, slow, generate and announce tools, a readme resource, "
+                                 "a greeting template and a greet prompt.",
+                 .worker_threads = opts.workers});
   register_demo_toolset(server);
   SignalWatcher signals([&server] {
     if (auto& stop_http = server_stop_hook()) {
@@ -80,7 +83,8 @@ int run_serve(const ServeOptions& opts) {
   if (opts.stdio) return server.serve_stdio();
   return serve_http(server, opts.http, {.json_response = opts.json_response,
                                         .stateless = opts.stateless,
-                                        .allowed_origins = opts.allowed_origins});
+                                        .allowed_origins = opts.allowed_origins,
+                                        .io_threads = opts.io_threads});
 }
 
 }  // namespace
@@ -99,6 +103,10 @@ void add_serve_command(CLI::App& app) {
   cmd->add_flag("--stateless", opts->stateless, "HTTP: no sessions; every POST stands alone");
   cmd->add_option("--allow-origin", opts->allowed_origins, "HTTP: an Origin to accept (repeatable)");
   cmd->add_option("--log-level", opts->log_level, "trace, debug, info, warn, error or off")->capture_default_str();
+  cmd->add_option("--workers", opts->workers, "Threads running handlers (0: one per core, at least 2)")->capture_default_str();
+  cmd->add_option("--io-threads", opts->io_threads, "HTTP: threads running the network I/O")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
   cmd->callback([opts] {
     if (const int rc = run_serve(*opts); rc != 0) throw CLI::RuntimeError(rc);
   });

@@ -22,7 +22,8 @@ int serve_http(Server& server, const std::string& host_port, const HttpServeOpti
                                      .port = port,
                                      .json_response = options.json_response,
                                      .stateless = options.stateless,
-                                     .allowed_origins = options.allowed_origins});
+                                     .allowed_origins = options.allowed_origins,
+                                     .io_threads = options.io_threads});
   if (auto started = http.start(); !started) {
     std::cerr << "trellis serve: " << started.error().describe() << "\n";
     return 1;

@@ -32,16 +32,12 @@ boost::json::object Core::capabilities() const {
 
 void Core::add_session(const std::shared_ptr<SessionImpl>& session) {
   std::lock_guard lock(sessions_mutex_);
-  std::erase_if(sessions_, [](const auto& weak) { return weak.expired(); });
-  sessions_.push_back(session);
+  sessions_.emplace(session.get(), session);
 }
 
 void Core::remove_session(const SessionImpl* session) {
   std::lock_guard lock(sessions_mutex_);
-  std::erase_if(sessions_, [&](const auto& weak) {
-    auto live = weak.lock();
-    return !live || live.get() == session;
-  });
+  sessions_.erase(session);
 }
 
 void Core::for_each_session(const std::function<void(SessionImpl&)>& fn) {
@@ -49,9 +45,10 @@ void Core::for_each_session(const std::function<void(SessionImpl&)>& fn) {
   {
     std::lock_guard lock(sessions_mutex_);
     live.reserve(sessions_.size());
-    for (const auto& weak : sessions_)
+    for (const auto& [address, weak] : sessions_)
       if (auto s = weak.lock()) live.push_back(std::move(s));
   }
+  // Released outside the lock: the last reference may be one of these.
   for (const auto& s : live) fn(*s);
 }
 

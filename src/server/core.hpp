@@ -9,7 +9,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
-#include <vector>
+#include <unordered_map>
 
 namespace trellis::server_detail {
 
@@ -55,8 +55,11 @@ class Core : public std::enable_shared_from_this<Core> {
   boost::asio::thread_pool workers_;
   std::atomic<std::shared_ptr<const Catalog>> catalog_;
   std::mutex update_mutex_;
+  // Keyed by address so that add and remove are O(1). Never lock a weak_ptr into a
+  // shared_ptr that could be the last one while holding the mutex: its release would run
+  // ~SessionImpl, which calls remove_session.
   std::mutex sessions_mutex_;
-  std::vector<std::weak_ptr<SessionImpl>> sessions_;
+  std::unordered_map<const SessionImpl*, std::weak_ptr<SessionImpl>> sessions_;
   std::atomic<bool> shutting_down_{false};
 };
 

@@ -1,8 +1,9 @@
 // Server::serve_stdio — one MCP session over newline-delimited JSON on a pair of file descriptors.
 //
 // A reader thread reads stdin and hands whole lines to the session (a blocking read works for
-// pipes, terminals and regular files alike); the session runs on a one-thread io_context; a
-// writer thread batches everything queued for stdout into as few write(2) calls as it can.
+// pipes, terminals and regular files alike), and stops reading while the session has its limit
+// of requests in flight; the session runs on a one-thread io_context; whoever sends a message
+// writes stdout directly, batching what others send meanwhile (StdoutWriter).
 // Nothing but protocol messages is written to the output descriptor.
 #include "trellis/server.hpp"
 #include "trellis/server_session.hpp"
@@ -27,57 +28,71 @@ namespace {
 using telemetry::Logger;
 
 // Everything written to the output descriptor goes through here, one line per message.
+//
+// No writer thread: the first producer to find the descriptor idle writes itself (no thread
+// hand-off on the way out, which is most of a round trip's latency), and whatever other
+// producers send meanwhile is appended to `pending_` and written by that same producer in one
+// batch. The writer also counts requests in flight so the reader can stop reading at the
+// session's limit (backpressure by not reading, ARCHITECTURE §4).
 class StdoutWriter final : public Outbound {
  public:
-  // Producers wait while this much is queued and not yet written (the client is not reading).
-  static constexpr std::size_t kMaxQueuedBytes = 64 * 1024 * 1024;
+  // Producers wait while this much is pending and not yet written (the client is not reading).
+  static constexpr std::size_t kMaxPendingBytes = 64 * 1024 * 1024;
 
-  explicit StdoutWriter(int fd) : fd_(fd), thread_([this] { run(); }) {}
-  ~StdoutWriter() override { stop(); }
+  StdoutWriter(int fd, std::size_t max_in_flight) : fd_(fd), max_in_flight_(max_in_flight) {}
 
   bool send(std::string message) override {
     std::unique_lock lock(mutex_);
-    space_.wait(lock, [&] { return queued_.size() < kMaxQueuedBytes || closed_; });
-    if (closed_ || failed_) return false;
-    queued_.append(message).push_back('\n');
+    drained_.wait(lock, [&] { return pending_.size() < kMaxPendingBytes || failed_; });
+    if (failed_) return false;
+    if (writing_) {
+      pending_.append(message).push_back('\n');
+      return true;
+    }
+    writing_ = true;
+    message.push_back('\n');
+    std::string batch = std::move(message);
+    for (;;) {
+      lock.unlock();
+      const bool ok = write_all(batch);
+      lock.lock();
+      if (!ok) failed_ = true;
+      if (pending_.empty() || failed_) break;
+      batch.clear();
+      batch.swap(pending_);
+    }
+    writing_ = false;
+    pending_.clear();
     lock.unlock();
-    ready_.notify_one();
-    return true;
+    drained_.notify_all();
+    return !failed_;
   }
   bool streaming() const noexcept override { return true; }
+  void finish() override {
+    if (in_flight_.fetch_sub(1, std::memory_order_acq_rel) < max_in_flight_) return;
+    std::lock_guard lock(admission_mutex_);  // the reader may be waiting for this slot
+    admission_.notify_one();
+  }
 
-  // Writes what is queued, then ends the thread.
-  void stop() {
-    {
-      std::lock_guard lock(mutex_);
-      if (closed_) return;
-      closed_ = true;
-    }
-    ready_.notify_one();
-    space_.notify_all();
-    if (thread_.joinable()) thread_.join();
+  // The reader calls this before handing a request to the session; it returns true once the
+  // request may run (fewer than the limit in flight), false when stop_reading() was called.
+  bool admit() {
+    std::size_t now = in_flight_.load(std::memory_order_acquire);
+    while (now < max_in_flight_)
+      if (in_flight_.compare_exchange_weak(now, now + 1, std::memory_order_acq_rel)) return true;
+    std::unique_lock lock(admission_mutex_);
+    admission_.wait(lock, [&] { return in_flight_.load(std::memory_order_acquire) < max_in_flight_ || stop_reading_; });
+    if (stop_reading_) return false;
+    in_flight_.fetch_add(1, std::memory_order_acq_rel);  // only the reader adds
+    return true;
+  }
+  void stop_reading() {
+    std::lock_guard lock(admission_mutex_);
+    stop_reading_ = true;
+    admission_.notify_all();
   }
 
  private:
-  void run() {
-    std::string writing;
-    for (;;) {
-      {
-        std::unique_lock lock(mutex_);
-        ready_.wait(lock, [&] { return !queued_.empty() || closed_; });
-        if (queued_.empty() && closed_) return;
-        writing.swap(queued_);
-        queued_.clear();
-      }
-      space_.notify_all();
-      if (!write_all(writing)) {
-        std::lock_guard lock(mutex_);
-        failed_ = true;
-      }
-      writing.clear();
-    }
-  }
-
   bool write_all(std::string_view data) {
     while (!data.empty()) {
       const ssize_t n = ::write(fd_, data.data(), data.size());
@@ -91,14 +106,17 @@ class StdoutWriter final : public Outbound {
     return true;
   }
 
-  int fd_;
+  const int fd_;
+  const std::size_t max_in_flight_;
+  std::atomic<std::size_t> in_flight_{0};
+  std::mutex admission_mutex_;
+  std::condition_variable admission_;
+  bool stop_reading_ = false;
   std::mutex mutex_;
-  std::condition_variable ready_;
-  std::condition_variable space_;
-  std::string queued_;
-  bool closed_ = false;
+  std::condition_variable drained_;
+  std::string pending_;
+  bool writing_ = false;
   bool failed_ = false;
-  std::thread thread_;
 };
 
 // Splits the input into lines and answers what cannot be decoded; lines over the message limit
@@ -148,8 +166,8 @@ class LineReader {
         data.remove_prefix(newline + 1);
         if (buffer.size() > max_line_) {
           reject_oversized(buffer.size());
-        } else {
-          deliver(buffer);
+        } else if (!deliver(buffer)) {
+          return;
         }
         buffer.clear();
       }
@@ -157,18 +175,21 @@ class LineReader {
   }
 
  private:
-  void deliver(std::string_view line) {
+  // Returns false when the server stops while this request waits for a free slot.
+  bool deliver(std::string_view line) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.find_first_not_of(" \t") == std::string_view::npos) return;  // blank lines are not messages
+    if (line.find_first_not_of(" \t") == std::string_view::npos) return true;  // blank lines are not messages
     auto message = jsonrpc::decode(line, {.max_message_bytes = max_line_});
     if (!message) {
       std::string reply;
       jsonrpc::encode_decode_error(reply, message.error());
       out_->send(std::move(reply));
-      return;
+      return true;
     }
     const bool request = message->kind() == jsonrpc::MessageKind::request;
+    if (request && !out_->admit()) return false;
     session_->receive(std::move(*message), request ? out_ : nullptr);
+    return true;
   }
 
   void reject_oversized(std::size_t size) {
@@ -193,7 +214,7 @@ int Server::serve_stdio() { return serve_stdio(STDIN_FILENO, STDOUT_FILENO); }
 int Server::serve_stdio(int in_fd, int out_fd) {
   boost::asio::io_context io(1);
   auto work = boost::asio::make_work_guard(io);
-  auto out = std::make_shared<StdoutWriter>(out_fd);
+  auto out = std::make_shared<StdoutWriter>(out_fd, options().max_inflight_per_session);
   auto session = Session::create(core_, io.get_executor(), "");
   session->set_standalone(out);
   session->on_closed([&work] { work.reset(); });
@@ -206,9 +227,9 @@ int Server::serve_stdio(int in_fd, int out_fd) {
   io.run();
   const std::uint64_t one = 1;
   [[maybe_unused]] const auto woke = ::write(wake_fd, &one, sizeof one);
+  out->stop_reading();
   reader.join();
   ::close(wake_fd);
-  out->stop();
   return 0;
 }
 

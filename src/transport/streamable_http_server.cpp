@@ -99,8 +99,11 @@ struct StreamableHttpServer::Impl : std::enable_shared_from_this<StreamableHttpS
   bool running = false;
   bool stopped = false;
 
+  // For stop(). Closed connections are pruned when the list has doubled since the last prune,
+  // which keeps accept() O(1) amortized however many connections are open.
   std::mutex connections_mutex;
   std::vector<std::weak_ptr<http_detail::HttpConnection>> connections;
+  std::size_t connections_prune_at = 64;
 
   static std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -550,10 +553,17 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
 void StreamableHttpServer::Impl::accept() {
   acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
     if (ec) return;  // the acceptor was closed: stopping
+    // Responses go out in more than one write (SSE header, then events): without NODELAY, Nagle
+    // and the peer's delayed ACK would hold the second write back for ~40 ms.
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
     auto connection = std::make_shared<http_detail::HttpConnection>(std::move(socket), self);
     {
       std::lock_guard lock(self->connections_mutex);
-      std::erase_if(self->connections, [](const auto& weak) { return weak.expired(); });
+      if (self->connections.size() >= self->connections_prune_at) {
+        std::erase_if(self->connections, [](const auto& weak) { return weak.expired(); });
+        self->connections_prune_at = std::max<std::size_t>(64, 2 * self->connections.size());
+      }
       self->connections.push_back(connection);
     }
     connection->start();

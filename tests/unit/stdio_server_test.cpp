@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 #include <unistd.h>
@@ -127,6 +128,40 @@ TEST(StdioServer, EofWaitsForInFlightCalls) {
   auto r = h.read_message().as_object();
   EXPECT_EQ(r.at("result").at("content").at(0).at("text"), "rested");
   EXPECT_TRUE(h.read_message().is_null());
+}
+
+// At the in-flight limit the reader stops reading instead of refusing: a client that pipelines
+// far more calls than the limit gets a result for every one, and never more than the limit run
+// at once (limit 4 here: at the limit, then past it).
+TEST(StdioServer, PipelinedCallsBeyondTheInFlightLimitWaitInsteadOfFailing) {
+  StdioHarness h({.worker_threads = 8, .max_inflight_per_session = 4});
+  std::atomic<int> running{0}, peak{0};
+  ASSERT_TRUE(h.server.add_tool({.name = "nap"}, [&](RequestContext&, const boost::json::object&) -> Result<boost::json::object> {
+    const int now = ++running;
+    for (int seen = peak.load(); now > seen && !peak.compare_exchange_weak(seen, now);) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    --running;
+    return tool_text("rested");
+  }));
+  h.start();
+  h.initialize();
+  constexpr int kCalls = 40;
+  std::thread writer([&] {
+    std::string batch;
+    for (int id = 1; id <= kCalls; ++id)
+      batch += R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"method":"tools/call","params":{"name":"nap"}})" + "\n";
+    h.write_raw(batch);
+  });
+  int results = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    auto reply = h.read_message().as_object();
+    EXPECT_TRUE(reply.contains("result")) << boost::json::serialize(reply);
+    results += reply.contains("result") ? 1 : 0;
+  }
+  writer.join();
+  EXPECT_EQ(results, kCalls);
+  EXPECT_EQ(peak.load(), 4) << "the limit is reached and never passed";
 }
 
 }  // namespace

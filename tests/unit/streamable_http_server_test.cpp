@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <thread>
 
 namespace trellis {
@@ -262,6 +263,30 @@ TEST_F(HttpServerTest, SecondStandaloneStreamIs409) {
   EXPECT_EQ(exchange(port_, http::verb::get, "", {{"Mcp-Session-Id", session}, {"Accept", "text/event-stream"}}).status, 409);
   http_->stop();
   first.join();
+}
+
+// Sessions come and go on every thread (stateless: one per request) while broadcasts walk the
+// registry and stop() closes everything: nothing may deadlock. (A session whose last reference
+// was released inside the registry's lock once re-entered it from its destructor.)
+TEST_F(HttpServerTest, SessionChurnWithBroadcastsAndStopDoesNotDeadlock) {
+  start({.json_response = true, .stateless = true});
+  std::atomic<int> served{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t)
+    clients.emplace_back([&] {
+      for (int i = 0; i < 150; ++i)
+        if (exchange(port_, http::verb::post, std::string(kPing)).status == 200) ++served;
+    });
+  std::atomic<bool> churning{true};
+  std::thread broadcaster([&] {
+    while (churning) server_->log(LogLevel::info, "tick");
+  });
+  for (auto& c : clients) c.join();
+  churning = false;
+  broadcaster.join();
+  EXPECT_EQ(served.load(), 600);
+  auto stopped = std::async(std::launch::async, [&] { http_->stop(); });
+  EXPECT_EQ(stopped.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "stop() hung";
 }
 
 }  // namespace
