@@ -12,9 +12,11 @@ local threads = {}
 
 function setup(thread)
   table.insert(threads, thread)
+  thread:set("next_id", #threads * 1000000000)  -- ids unique across threads
 end
 
-local body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}'
+-- Every request gets its own id: a session refuses a second request with an id still in flight.
+local body = '{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}'
 local sessions = {}
 local next_session = 1
 errors = 0
@@ -26,19 +28,23 @@ function init(args)
     end
   end
   wrk.method = "POST"
-  wrk.body = body
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["Accept"] = "application/json, text/event-stream"
   wrk.headers["MCP-Protocol-Version"] = "2025-11-25"
 end
 
 function request()
+  next_id = next_id + 1
+  local payload = string.format(body, next_id)
   if #sessions == 0 then
-    return wrk.format()
+    return wrk.format(nil, nil, nil, payload)
   end
-  local headers = { ["Mcp-Session-Id"] = sessions[next_session] }
+  -- wrk.format replaces wrk.headers with the table it is given: copy them.
+  local headers = {}
+  for name, value in pairs(wrk.headers) do headers[name] = value end
+  headers["Mcp-Session-Id"] = sessions[next_session]
   next_session = next_session % #sessions + 1
-  return wrk.format(nil, nil, headers)
+  return wrk.format(nil, nil, headers, payload)
 end
 
 function response(status, headers, response_body)

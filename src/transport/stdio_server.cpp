@@ -18,8 +18,10 @@
 #include <mutex>
 #include <thread>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 namespace trellis {
@@ -39,7 +41,11 @@ class StdoutWriter final : public Outbound {
   // Producers wait while this much is pending and not yet written (the client is not reading).
   static constexpr std::size_t kMaxPendingBytes = 64 * 1024 * 1024;
 
-  StdoutWriter(int fd, std::size_t max_in_flight) : fd_(fd), max_in_flight_(max_in_flight) {}
+  StdoutWriter(int fd, std::size_t max_in_flight) : fd_(fd), max_in_flight_(max_in_flight) {
+    // A pipe of 1 MiB (the unprivileged maximum) instead of 64 KiB: a large result crosses it in
+    // 16 times fewer wake-ups of the reader. Not a pipe, or not allowed: nothing changes.
+    (void)::fcntl(fd_, F_SETPIPE_SZ, 1024 * 1024);
+  }
 
   bool send(std::string message) override {
     std::unique_lock lock(mutex_);
@@ -50,22 +56,23 @@ class StdoutWriter final : public Outbound {
       return true;
     }
     writing_ = true;
-    message.push_back('\n');
-    std::string batch = std::move(message);
-    for (;;) {
-      lock.unlock();
-      const bool ok = write_all(batch);
-      lock.lock();
-      if (!ok) failed_ = true;
-      if (pending_.empty() || failed_) break;
+    lock.unlock();
+    bool ok = write_line(message);  // no copy to append the newline: a result can be megabytes
+    lock.lock();
+    std::string batch;
+    while (ok && !pending_.empty()) {
       batch.clear();
       batch.swap(pending_);
+      lock.unlock();
+      ok = write_all(batch);
+      lock.lock();
     }
+    if (!ok) failed_ = true;
     writing_ = false;
     pending_.clear();
     lock.unlock();
     drained_.notify_all();
-    return !failed_;
+    return ok;
   }
   bool streaming() const noexcept override { return true; }
   void finish() override {
@@ -93,6 +100,28 @@ class StdoutWriter final : public Outbound {
   }
 
  private:
+  bool write_line(std::string_view message) {
+    iovec parts[2] = {{const_cast<char*>(message.data()), message.size()}, {const_cast<char*>("\n"), 1}};
+    std::size_t left = message.size() + 1;
+    while (left > 0) {
+      const ssize_t n = ::writev(fd_, parts[0].iov_len > 0 ? parts : parts + 1, parts[0].iov_len > 0 ? 2 : 1);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        Logger::global().error("trellis.stdio.write_failed", {{"errno", errno}});
+        return false;
+      }
+      auto written = static_cast<std::size_t>(n);
+      left -= written;
+      const std::size_t from_message = std::min(written, parts[0].iov_len);
+      parts[0].iov_base = static_cast<char*>(parts[0].iov_base) + from_message;
+      parts[0].iov_len -= from_message;
+      written -= from_message;
+      parts[1].iov_base = static_cast<char*>(parts[1].iov_base) + written;
+      parts[1].iov_len -= written;
+    }
+    return true;
+  }
+
   bool write_all(std::string_view data) {
     while (!data.empty()) {
       const ssize_t n = ::write(fd_, data.data(), data.size());

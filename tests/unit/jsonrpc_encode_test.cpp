@@ -3,8 +3,10 @@
 #include "trellis/jsonrpc.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
+#include <random>
 #include <stdexcept>
 #include <string>
 
@@ -192,6 +194,45 @@ TEST(JsonrpcEncode, RecoveredIdIgnoresDataThatIsNotAnId) {
   EXPECT_TRUE(recovered_id(make_error(ErrorKind::protocol, "x", {{"id", 1.5}}, -32600)).is_null());
   EXPECT_TRUE(recovered_id(make_error(ErrorKind::protocol, "x", "id", -32600)).is_null());
   EXPECT_EQ(recovered_id(make_error(ErrorKind::protocol, "x", {{"id", 4}}, -32600)), Id(4));
+}
+
+// The hand-written value encoder writes exactly what boost::json::serialize writes, for random
+// documents whose strings hold every byte that needs an escape, at every offset of an 8-byte word.
+boost::json::value random_value(std::mt19937_64& rng, int depth) {
+  static constexpr char kAlphabet[] = "ab\"\\/\b\f\n\r\t\x01\x1f\x7f \xc3\xa9\xe2\x82\xac" "0";
+  auto text = [&] {
+    std::string s(rng() % 40, ' ');
+    for (auto& c : s) c = kAlphabet[rng() % (sizeof kAlphabet - 1)];
+    return s;
+  };
+  switch (depth <= 0 ? rng() % 6 : rng() % 8) {
+    case 0: return nullptr;
+    case 1: return rng() % 2 == 0;
+    case 2: return static_cast<std::int64_t>(rng());
+    case 3: return static_cast<std::uint64_t>(rng());
+    case 4: return static_cast<double>(static_cast<std::int64_t>(rng() % 2000000) - 1000000) / 7.0;
+    case 5: return boost::json::string(text());
+    case 6: {
+      boost::json::array a;
+      for (auto n = rng() % 5; n > 0; --n) a.push_back(random_value(rng, depth - 1));
+      return a;
+    }
+    default: {
+      boost::json::object o;
+      for (auto n = rng() % 5; n > 0; --n) o[text()] = random_value(rng, depth - 1);
+      return o;
+    }
+  }
+}
+
+TEST(JsonrpcEncode, ValuesMatchBoostJsonSerializeByteForByte) {
+  std::mt19937_64 rng(20261123);
+  for (int i = 0; i < 3000; ++i) {
+    const auto value = random_value(rng, 4);
+    std::string out;
+    encode_result(out, Id(std::int64_t{1}), value);
+    ASSERT_EQ(out, R"({"jsonrpc":"2.0","id":1,"result":)" + boost::json::serialize(value) + "}") << i;
+  }
 }
 
 }  // namespace
