@@ -10,6 +10,7 @@
 
 #include <boost/asio/strand.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <set>
 #include <stop_token>
@@ -54,8 +55,7 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
 
   struct InFlight {
     std::stop_source stop;
-    std::shared_ptr<Outbound> reply;
-    bool cancelled = false;
+    std::atomic<bool> cancelled{false};  // set on the strand, read by the worker before it answers
   };
   struct PendingReply {
     std::mutex mutex;
@@ -79,7 +79,8 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
   // Refusal per the machine's state, or nullopt when the request may be served.
   std::optional<Error> admission_error(std::string_view method);
   void run_on_worker(const Method& method, jsonrpc::Message message, std::shared_ptr<Outbound> reply);
-  void complete(const jsonrpc::Id& id, std::string response);
+  // A worker has answered (or dropped the answer to) this request: it no longer counts.
+  void forget(const jsonrpc::Id& id);
   void begin_close();
   void drain_finished_or_timeout(bool timed_out);
   void become_closed(MEvent event);

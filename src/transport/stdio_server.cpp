@@ -1,26 +1,28 @@
 // Server::serve_stdio — one MCP session over newline-delimited JSON on a pair of file descriptors.
 //
-// A reader thread reads stdin and hands whole lines to the session (a blocking read works for
-// pipes, terminals and regular files alike), and stops reading while the session has its limit
-// of requests in flight; the session runs on a one-thread io_context; whoever sends a message
-// writes stdout directly, batching what others send meanwhile (StdoutWriter).
-// Nothing but protocol messages is written to the output descriptor.
+// Everything but user code runs on one thread: it waits for stdin to be readable (epoll through
+// Asio; a regular file or /dev/null, which epoll refuses, is simply read), splits lines, decodes
+// them and runs the session's strand, so a request reaches its worker after a single thread
+// hand-off. Whoever sends a message writes stdout directly, batching what others send meanwhile
+// (StdoutWriter). At the session's limit of requests in flight the reader stops reading until one
+// finishes (backpressure by not reading). Nothing but protocol messages is written to stdout.
 #include "trellis/server.hpp"
 #include "trellis/server_session.hpp"
 #include "trellis/telemetry/log.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 
 #include <cerrno>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
-#include <thread>
+#include <utility>
 
 #include <fcntl.h>
-#include <poll.h>
-#include <sys/eventfd.h>
+#include <sys/epoll.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -77,26 +79,29 @@ class StdoutWriter final : public Outbound {
   bool streaming() const noexcept override { return true; }
   void finish() override {
     if (in_flight_.fetch_sub(1, std::memory_order_acq_rel) < max_in_flight_) return;
-    std::lock_guard lock(admission_mutex_);  // the reader may be waiting for this slot
-    admission_.notify_one();
+    std::function<void()> resume;
+    {
+      std::lock_guard lock(admission_mutex_);  // the reader may be waiting for this slot
+      resume = std::exchange(on_slot_free_, nullptr);
+    }
+    if (resume) resume();
   }
 
-  // The reader calls this before handing a request to the session; it returns true once the
-  // request may run (fewer than the limit in flight), false when stop_reading() was called.
+  // The reader calls this before handing a request to the session: true when the request may
+  // run now (fewer than the limit in flight).
   bool admit() {
     std::size_t now = in_flight_.load(std::memory_order_acquire);
     while (now < max_in_flight_)
       if (in_flight_.compare_exchange_weak(now, now + 1, std::memory_order_acq_rel)) return true;
-    std::unique_lock lock(admission_mutex_);
-    admission_.wait(lock, [&] { return in_flight_.load(std::memory_order_acquire) < max_in_flight_ || stop_reading_; });
-    if (stop_reading_) return false;
-    in_flight_.fetch_add(1, std::memory_order_acq_rel);  // only the reader adds
-    return true;
+    return false;
   }
-  void stop_reading() {
+  // After admit() said no: true when a slot came free in between (the request is admitted),
+  // otherwise false, and `on_slot_free` runs once one does.
+  bool admit_or_call_when_free(std::function<void()> on_slot_free) {
     std::lock_guard lock(admission_mutex_);
-    stop_reading_ = true;
-    admission_.notify_all();
+    if (admit()) return true;
+    on_slot_free_ = std::move(on_slot_free);
+    return false;
   }
 
  private:
@@ -139,8 +144,7 @@ class StdoutWriter final : public Outbound {
   const std::size_t max_in_flight_;
   std::atomic<std::size_t> in_flight_{0};
   std::mutex admission_mutex_;
-  std::condition_variable admission_;
-  bool stop_reading_ = false;
+  std::function<void()> on_slot_free_;
   std::mutex mutex_;
   std::condition_variable drained_;
   std::string pending_;
@@ -148,63 +152,110 @@ class StdoutWriter final : public Outbound {
   bool failed_ = false;
 };
 
-// Splits the input into lines and answers what cannot be decoded; lines over the message limit
-// are skipped up to their newline and answered with an error instead of being buffered.
-class LineReader {
+// Reads stdin on the session's thread, splits it into lines and hands them to the session;
+// answers what cannot be decoded. A line over the message limit is skipped up to its newline and
+// answered with an error instead of being buffered.
+class StdinReader final : public std::enable_shared_from_this<StdinReader> {
  public:
-  LineReader(int fd, int wake_fd, std::size_t max_line, std::shared_ptr<Session> session, std::shared_ptr<StdoutWriter> out)
-      : fd_(fd), wake_fd_(wake_fd), max_line_(max_line), session_(std::move(session)), out_(std::move(out)) {}
+  StdinReader(boost::asio::io_context& io, int fd, std::size_t max_line, std::shared_ptr<Session> session,
+              std::shared_ptr<StdoutWriter> out)
+      : io_(io), fd_(fd), descriptor_(io), max_line_(max_line), session_(std::move(session)), out_(std::move(out)) {
+    if (pollable(fd_)) descriptor_.assign(fd_);  // regular files and /dev/null are not, and never block
+  }
+  ~StdinReader() {
+    if (descriptor_.is_open()) (void)descriptor_.release();  // the descriptor belongs to the caller
+  }
 
-  // Returns at EOF, on a read error, or when woken through wake_fd.
-  void run() {
-    std::string buffer;
-    bool discarding = false;
-    std::size_t discarded = 0;
-    char chunk[64 * 1024];
-    for (;;) {
-      pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0) {
-        if (errno == EINTR) continue;
-        return;
-      }
-      if (fds[1].revents != 0) return;
-      const ssize_t n = ::read(fd_, chunk, sizeof chunk);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return;
-      std::string_view data(chunk, static_cast<std::size_t>(n));
-      while (!data.empty()) {
-        const auto newline = data.find('\n');
-        if (discarding) {
-          discarded += newline == std::string_view::npos ? data.size() : newline;
-          if (newline == std::string_view::npos) break;
-          reject_oversized(discarded);
-          discarding = false;
-          data.remove_prefix(newline + 1);
-          continue;
-        }
-        if (newline == std::string_view::npos) {
-          buffer.append(data);
-          if (buffer.size() > max_line_) {
-            discarding = true;
-            discarded = buffer.size();
-            buffer.clear();
-          }
-          break;
-        }
-        buffer.append(data.substr(0, newline));
-        data.remove_prefix(newline + 1);
-        if (buffer.size() > max_line_) {
-          reject_oversized(buffer.size());
-        } else if (!deliver(buffer)) {
-          return;
-        }
-        buffer.clear();
-      }
-    }
+  void start() { wait_readable(); }
+  // The session is closed: no more reading (on the session's thread).
+  void stop() {
+    stopped_ = true;
+    if (descriptor_.is_open()) descriptor_.cancel();
   }
 
  private:
-  // Returns false when the server stops while this request waits for a free slot.
+  // Whether epoll accepts `fd` (Asio would accept any descriptor, and never report a regular file ready).
+  static bool pollable(int fd) {
+    const int probe = ::epoll_create1(EPOLL_CLOEXEC);
+    epoll_event interest{};
+    interest.events = EPOLLIN;
+    const bool accepted = probe >= 0 && ::epoll_ctl(probe, EPOLL_CTL_ADD, fd, &interest) == 0;
+    if (probe >= 0) ::close(probe);
+    return accepted;
+  }
+
+  void wait_readable() {
+    if (stopped_) return;
+    if (!descriptor_.is_open()) {
+      boost::asio::post(io_, [self = shared_from_this()] { self->on_readable(); });
+      return;
+    }
+    descriptor_.async_wait(boost::asio::posix::descriptor_base::wait_read,
+                           [self = shared_from_this()](boost::system::error_code ec) {
+                             if (!ec) self->on_readable();
+                           });
+  }
+
+  void on_readable() {
+    if (stopped_) return;
+    char chunk[64 * 1024];
+    const ssize_t n = ::read(fd_, chunk, sizeof chunk);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return wait_readable();
+    if (n <= 0) {
+      if (n < 0) Logger::global().error("trellis.stdio.read_failed", {{"errno", errno}});
+      session_->close();  // EOF: in-flight requests finish, then the session closes
+      return;
+    }
+    const std::string_view data(chunk, static_cast<std::size_t>(n));
+    if (pending_.empty()) {
+      pending_.assign(data.substr(consume(data)));  // the usual case: whole lines, nothing copied
+    } else {
+      pending_.append(data);
+      pending_.erase(0, consume(pending_));
+    }
+    if (!paused_) wait_readable();
+  }
+
+  // A request waited for a free slot and one is free: go on where the input stopped.
+  void resume() {
+    if (stopped_) return;
+    paused_ = false;
+    pending_.erase(0, consume(pending_));
+    if (!paused_) wait_readable();
+  }
+
+  // Delivers the complete lines at the start of `data` and returns how many bytes it used: all
+  // of them but an unfinished line, or up to a request that has to wait for a free slot.
+  std::size_t consume(std::string_view data) {
+    std::size_t used = 0;
+    while (used < data.size()) {
+      const std::string_view rest = data.substr(used);
+      const auto newline = rest.find('\n');
+      if (discarding_) {
+        if (newline == std::string_view::npos) {
+          discarded_ += rest.size();
+          return data.size();
+        }
+        reject_oversized(discarded_ + newline);
+        discarding_ = false;
+      } else if (newline == std::string_view::npos) {
+        if (rest.size() <= max_line_) return used;
+        discarding_ = true;  // no newline within the limit: skip the line, do not buffer it
+        discarded_ = rest.size();
+        return data.size();
+      } else if (newline > max_line_) {
+        reject_oversized(newline);
+      } else if (!deliver(rest.substr(0, newline))) {
+        paused_ = true;
+        return used;
+      }
+      used += newline + 1;
+    }
+    return used;
+  }
+
+  // Returns false when the line is a request that has to wait for a free slot (it is not
+  // consumed: it is decoded again when reading resumes).
   bool deliver(std::string_view line) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.find_first_not_of(" \t") == std::string_view::npos) return true;  // blank lines are not messages
@@ -216,7 +267,12 @@ class LineReader {
       return true;
     }
     const bool request = message->kind() == jsonrpc::MessageKind::request;
-    if (request && !out_->admit()) return false;
+    if (request && !out_->admit() && !out_->admit_or_call_when_free([weak = weak_from_this(), &io = io_] {
+          boost::asio::post(io, [weak] {
+            if (auto self = weak.lock()) self->resume();
+          });
+        }))
+      return false;
     session_->receive(std::move(*message), request ? out_ : nullptr);
     return true;
   }
@@ -229,11 +285,17 @@ class LineReader {
     out_->send(std::move(reply));
   }
 
-  int fd_;
-  int wake_fd_;
-  std::size_t max_line_;
+  boost::asio::io_context& io_;
+  const int fd_;
+  boost::asio::posix::stream_descriptor descriptor_;
+  const std::size_t max_line_;
   std::shared_ptr<Session> session_;
   std::shared_ptr<StdoutWriter> out_;
+  std::string pending_;  // input not delivered yet: an unfinished line, or lines behind a waiting request
+  bool paused_ = false;   // a request waits for a free slot: not reading
+  bool stopped_ = false;
+  bool discarding_ = false;
+  std::size_t discarded_ = 0;
 };
 
 }  // namespace
@@ -246,19 +308,13 @@ int Server::serve_stdio(int in_fd, int out_fd) {
   auto out = std::make_shared<StdoutWriter>(out_fd, options().max_inflight_per_session);
   auto session = Session::create(core_, io.get_executor(), "");
   session->set_standalone(out);
-  session->on_closed([&work] { work.reset(); });
-
-  const int wake_fd = ::eventfd(0, EFD_CLOEXEC);
-  std::thread reader([&] {
-    LineReader(in_fd, wake_fd, options().max_message_bytes, session, out).run();
-    session->close();  // EOF: in-flight requests finish, then the session closes
+  auto reader = std::make_shared<StdinReader>(io, in_fd, options().max_message_bytes, session, out);
+  session->on_closed([&work, reader] {
+    reader->stop();
+    work.reset();
   });
+  reader->start();
   io.run();
-  const std::uint64_t one = 1;
-  [[maybe_unused]] const auto woke = ::write(wake_fd, &one, sizeof one);
-  out->stop_reading();
-  reader.join();
-  ::close(wake_fd);
   return 0;
 }
 

@@ -29,6 +29,7 @@ class StdioHarness {
   void start() {
     thread_ = std::thread([this] {
       exit_code = server.serve_stdio(to_server_[0], from_server_[1]);
+      returned = true;
       ::close(to_server_[0]);
       ::close(from_server_[1]);
     });
@@ -67,7 +68,8 @@ class StdioHarness {
   }
 
   Server server;
-  int exit_code = -1;
+  std::atomic<int> exit_code = -1;
+  std::atomic<bool> returned = false;
 
  private:
   int to_server_[2] = {-1, -1};
@@ -162,6 +164,48 @@ TEST(StdioServer, PipelinedCallsBeyondTheInFlightLimitWaitInsteadOfFailing) {
   writer.join();
   EXPECT_EQ(results, kCalls);
   EXPECT_EQ(peak.load(), 4) << "the limit is reached and never passed";
+}
+
+// A regular file cannot be polled: it is read as it is, every line answered, and its end is EOF.
+TEST(StdioServer, ServesInputFromARegularFile) {
+  char path[] = "/tmp/trellis-stdio-XXXXXX";
+  const int file = ::mkstemp(path);
+  ASSERT_GE(file, 0);
+  ::unlink(path);
+  const std::string input =
+      R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}})"
+      "\n"
+      R"({"jsonrpc":"2.0","method":"notifications/initialized"})"
+      "\n"
+      R"({"jsonrpc":"2.0","id":2,"method":"ping"})"
+      "\n";
+  ASSERT_EQ(::pwrite(file, input.data(), input.size(), 0), static_cast<ssize_t>(input.size()));
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  Server server;
+  EXPECT_EQ(server.serve_stdio(file, out[1]), 0);
+  ::close(out[1]);
+  ::close(file);
+  std::string written;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(out[0], buffer, sizeof buffer)) > 0;) written.append(buffer, static_cast<std::size_t>(n));
+  ::close(out[0]);
+  const auto newline = written.find('\n');
+  ASSERT_NE(newline, std::string::npos) << written;
+  EXPECT_EQ(boost::json::parse(written.substr(0, newline)).at("id"), 1);
+  EXPECT_EQ(boost::json::parse(written.substr(newline + 1)).at("id"), 2);
+  EXPECT_EQ(written.back(), '\n');
+}
+
+// shutdown() ends serving while the client keeps stdin open and silent.
+TEST(StdioServer, ShutdownReturnsWhileStdinStaysOpen) {
+  StdioHarness h;
+  h.start();
+  h.initialize();
+  h.server.shutdown();
+  for (int i = 0; i < 500 && !h.returned; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(h.returned) << "serve_stdio still waits for stdin";
+  EXPECT_EQ(h.exit_code, 0);
 }
 
 }  // namespace
