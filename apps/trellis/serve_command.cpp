@@ -4,11 +4,13 @@
 
 #include "trellis/telemetry/log.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 #include <memory>
 #include <thread>
 
+#include <malloc.h>
 #include <pthread.h>
 
 namespace trellis::cli {
@@ -23,7 +25,20 @@ struct ServeOptions {
   std::string log_level = "info";
   std::size_t workers = 0;     // 0: one per core (at least 2)
   std::size_t io_threads = 2;  // HTTP only
+  std::size_t keep_freed_mib = 128;
 };
+
+// Large messages (up to the 16 MiB limit, a few copies of each in flight) reuse memory the
+// process keeps instead of fresh mmap()s: the kernel zeroes every fresh page, which cost more
+// than half the time of a 16 MiB result (docs/performance.md). The price is that up to
+// `keep_mib` of freed memory stays with the process for reuse. 0 keeps glibc's defaults.
+void keep_freed_memory(std::size_t keep_mib) {
+  if (keep_mib == 0) return;
+  const auto keep = static_cast<int>(std::min<std::size_t>(keep_mib, 1024) << 20);
+  // Blocks at least this large are mmap()ed; glibc refuses more than 32 MiB.
+  mallopt(M_MMAP_THRESHOLD, std::clamp(keep / 2, 128 * 1024, 32 << 20));
+  mallopt(M_TRIM_THRESHOLD, keep);  // free memory above this is returned to the OS
+}
 
 // Blocks SIGINT and SIGTERM in every thread and turns them into a graceful shutdown.
 class SignalWatcher {
@@ -68,6 +83,7 @@ int run_serve(const ServeOptions& opts) {
     return 2;
   }
   SignalWatcher::block();
+  keep_freed_memory(opts.keep_freed_mib);
   Server server({.info = {.name = "trellis-demo", .version = "", .title = "Trellis demo server"},
                  .instructions = "A demo server: echo, add, slow, generate and announce tools, a readme resource, "
                                  "a greeting template and a greet prompt.",
@@ -107,6 +123,10 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--io-threads", opts->io_threads, "HTTP: threads running the network I/O")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
+  cmd->add_option("--keep-freed-memory", opts->keep_freed_mib,
+                  "MiB of freed memory kept for reuse by large messages instead of returned to the OS (0: allocator defaults)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1024));
   cmd->callback([opts] {
     if (const int rc = run_serve(*opts); rc != 0) throw CLI::RuntimeError(rc);
   });

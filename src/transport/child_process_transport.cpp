@@ -3,7 +3,7 @@
 //
 // Three threads per transport, each blocking on one pipe: the reader (stdout → messages, then
 // the one `failed` event), the stderr forwarder, and the writer (a bounded queue → stdin, in as
-// few write calls as the queue allows). close() ends the child politely and then less politely:
+// few write calls as the queue allows, for what send() could not write at once). close() ends the child politely and then less politely:
 // stdin closed, SIGTERM, SIGKILL, `terminate_grace` apart; the child is always reaped.
 #include "trellis/client_transport.hpp"
 #include "trellis/telemetry/log.hpp"
@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,12 +70,19 @@ class ChildProcessTransport final : public ClientTransport {
     writer_ = std::thread([this] { write_stdin(); });
   }
 
+  // The caller writes itself when nothing is queued (no thread hand-off on the way out); what
+  // the pipe does not take at once is queued for the writer thread, which also takes everything
+  // sent while it writes, so messages keep their order and the caller never blocks.
   Result<void> send(std::string message) override {
     std::lock_guard lock(mutex_);
     if (closing_ || failed_) return make_error(ErrorKind::transport, "the server process is gone (" + describe() + ")");
     if (queued_.size() + message.size() + 1 > options_.limits.max_queued_bytes)
       return make_error(ErrorKind::backpressure, "the server is not reading its stdin fast enough");
-    queued_.append(message).push_back('\n');
+    std::size_t written = 0;
+    if (queued_.empty() && !writer_busy_) written = write_now(message);
+    if (written == message.size() + 1) return {};
+    if (written < message.size()) queued_.append(message, written);
+    queued_.push_back('\n');
     ready_.notify_one();
     return {};
   }
@@ -154,6 +162,8 @@ class ChildProcessTransport final : public ClientTransport {
     }
     pid_ = pid;
     stdin_fd_ = in.write;
+    // Our end only (the child has its own): send() must never block on a full pipe.
+    (void)::fcntl(stdin_fd_, F_SETFL, ::fcntl(stdin_fd_, F_GETFL) | O_NONBLOCK);
     stdout_fd_ = out.read;
     stderr_fd_ = err.read;
     return {};
@@ -239,6 +249,17 @@ class ChildProcessTransport final : public ClientTransport {
     if (!line.empty() && options_.on_stderr) options_.on_stderr(line);
   }
 
+  // Writes `message` and its newline without blocking; returns how many bytes the pipe took
+  // (an error counts as nothing written: the writer thread meets it again and reports it).
+  std::size_t write_now(std::string_view message) {
+    iovec parts[2] = {{const_cast<char*>(message.data()), message.size()}, {const_cast<char*>("\n"), 1}};
+    ssize_t n;
+    do {
+      n = ::writev(stdin_fd_, parts, 2);
+    } while (n < 0 && errno == EINTR);
+    return n < 0 ? 0 : static_cast<std::size_t>(n);
+  }
+
   void write_stdin() {
     // A child that stops reading must not kill us with SIGPIPE: block it on this thread (the
     // write then fails with EPIPE).
@@ -250,15 +271,22 @@ class ChildProcessTransport final : public ClientTransport {
     for (;;) {
       {
         std::unique_lock lock(mutex_);
+        writer_busy_ = false;
         ready_.wait(lock, [&] { return !queued_.empty() || closing_ || failed_; });
         if (queued_.empty() || failed_) break;
         writing.swap(queued_);
         queued_.clear();
+        writer_busy_ = true;
       }
       std::string_view data(writing);
       while (!data.empty()) {
         const ssize_t n = ::write(stdin_fd_, data.data(), data.size());
         if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) {
+          pollfd writable{stdin_fd_, POLLOUT, 0};
+          (void)::poll(&writable, 1, -1);
+          continue;
+        }
         if (n < 0) {
           report_failure(make_error(ErrorKind::transport, std::string("writing to the server failed: ") + std::strerror(errno)));
           close_fd(stdin_fd_);
@@ -313,6 +341,7 @@ class ChildProcessTransport final : public ClientTransport {
   std::mutex mutex_;
   std::condition_variable ready_;
   std::string queued_;
+  bool writer_busy_ = false;  // the writer thread is writing what it took from queued_
   bool closing_ = false;
   bool closed_ = false;
   bool failed_ = false;
