@@ -28,7 +28,9 @@ int serve_http(Server& server, const std::string& host_port, const HttpServeOpti
     std::cerr << "trellis serve: " << started.error().describe() << "\n";
     return 1;
   }
-  std::cerr << "trellis serve: listening on http://" << host_port.substr(0, colon) << ":" << http.port() << "/mcp" << std::endl;
+  // One write: scripts wait for this line, and std::cerr is unbuffered.
+  std::cerr << "trellis serve: listening on http://" + host_port.substr(0, colon) + ":" + std::to_string(http.port()) + "/mcp\n"
+            << std::flush;
   server_stop_hook() = [&http] { http.stop(); };
   http.wait();
   server_stop_hook() = nullptr;
