@@ -26,7 +26,7 @@ Result<std::shared_ptr<Client>> Client::connect(TransportFactory factory, Client
   auto future = started.get_future();
   connection->start([&started](Result<void> r) { started.set_value(std::move(r)); });
   auto outcome = future.get();
-  std::shared_ptr<Client> client(new Client(connection));
+  std::shared_ptr<Client> client(new Client(std::move(connection)));  // no second owner: ~Client waits for the last
   if (!outcome) {
     client->stop();
     return outcome.error();

@@ -3,8 +3,9 @@
 //
 // Three threads per transport, each blocking on one pipe: the reader (stdout → messages, then
 // the one `failed` event), the stderr forwarder, and the writer (a bounded queue → stdin, in as
-// few write calls as the queue allows, for what send() could not write at once). close() ends the child politely and then less politely:
-// stdin closed, SIGTERM, SIGKILL, `terminate_grace` apart; the child is always reaped.
+// few write calls as the queue allows, for what send() could not write at once). close() ends
+// the child politely and then less politely: stdin closed, SIGTERM, SIGKILL, `terminate_grace`
+// apart; the child is always reaped.
 #include "trellis/client_transport.hpp"
 #include "trellis/telemetry/log.hpp"
 
@@ -14,6 +15,7 @@
 #include <csignal>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <fcntl.h>
@@ -75,7 +77,8 @@ class ChildProcessTransport final : public ClientTransport {
   // sent while it writes, so messages keep their order and the caller never blocks.
   Result<void> send(std::string message) override {
     std::lock_guard lock(mutex_);
-    if (closing_ || failed_) return make_error(ErrorKind::transport, "the server process is gone (" + describe() + ")");
+    if (failed_) return *failure_;  // the reason, e.g. "cannot start X: No such file or directory"
+    if (closing_) return make_error(ErrorKind::transport, "the server process is gone (" + describe() + ")");
     if (queued_.size() + message.size() + 1 > options_.limits.max_queued_bytes)
       return make_error(ErrorKind::backpressure, "the server is not reading its stdin fast enough");
     std::size_t written = 0;
@@ -174,6 +177,7 @@ class ChildProcessTransport final : public ClientTransport {
       std::lock_guard lock(mutex_);
       if (failed_ || closing_) return;
       failed_ = true;
+      failure_ = error;
       ready_.notify_all();
     }
     if (events_.failed) events_.failed(error);
@@ -345,6 +349,7 @@ class ChildProcessTransport final : public ClientTransport {
   bool closing_ = false;
   bool closed_ = false;
   bool failed_ = false;
+  std::optional<Error> failure_;  // why, once failed_
   std::mutex reap_mutex_;
   bool reaped_ = false;
   int exit_status_ = 0;

@@ -40,6 +40,21 @@ bool eventually(Pred pred) {
   return pred();
 }
 
+// A server command that does not exist: connect fails at once and says why.
+TEST(ClientIntegration, ConnectToAMissingCommandFailsAtOnceWithTheReason) {
+  for (int attempt = 0; attempt < 5; ++attempt) {  // the reason used to depend on which thread won
+    const auto t0 = std::chrono::steady_clock::now();
+    auto client = Client::connect([] { return make_stdio_transport({.command = "/nonexistent/trellis-server"}); },
+                                  {.auto_reconnect = false});
+    const auto took = std::chrono::steady_clock::now() - t0;
+    ASSERT_FALSE(client);
+    EXPECT_NE(client.error().message.find("cannot start /nonexistent/trellis-server: No such file or directory"),
+              std::string::npos)
+        << client.error().describe();
+    EXPECT_LT(took, 1s) << "connect waited for something that cannot happen";
+  }
+}
+
 TEST(ClientIntegration, KilledStdioServerFailsTheCallOnceAndTheNextCallRunsOnANewProcess) {
   const fs::path pid_file = fs::temp_directory_path() / ("trellis-kill-test-" + std::to_string(::getpid()));
   // The shell records the server's pid, then becomes the server.
