@@ -70,7 +70,7 @@ void SessionImpl::receive(jsonrpc::Message message, std::shared_ptr<Outbound> re
 }
 
 void SessionImpl::set_standalone(std::shared_ptr<Outbound> outbound) {
-  standalone_.store(std::move(outbound), std::memory_order_release);
+  standalone_.store(std::move(outbound));
 }
 
 void SessionImpl::close() {
@@ -294,7 +294,7 @@ void SessionImpl::notify(const std::shared_ptr<Outbound>& preferred, std::string
   jsonrpc::encode_notification(out, method, params);
   if (preferred && preferred->streaming()) {
     preferred->send(std::move(out));
-  } else if (auto standalone = standalone_.load(std::memory_order_acquire)) {
+  } else if (auto standalone = standalone_.load()) {
     standalone->send(std::move(out));
   }
 }

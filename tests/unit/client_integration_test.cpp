@@ -215,7 +215,9 @@ TEST(ClientInterop, ServerEverythingOverStdio) {
 TEST(ClientInterop, ServerEverythingOverStreamableHttp) {
   if (!node_installed()) GTEST_SKIP() << "Node is not installed (make node)";
   // The reference server listens on $PORT; pick a free one.
-  const int port = 20000 + ::getpid() % 20000;
+  // Below 32768, where Linux never hands out ephemeral ports: a connection of a test running in
+  // parallel cannot be holding it (20000 + pid % 20000 could collide with one).
+  const int port = 20000 + ::getpid() % 12000;
   auto launcher = make_stdio_transport({.command = TRELLIS_TEST_NODE,
                                         .args = {kEverything, "streamableHttp"},
                                         .env = {{"PORT", std::to_string(port)}},
