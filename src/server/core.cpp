@@ -16,7 +16,9 @@ std::size_t worker_count(const ServerOptions& options) {
 }  // namespace
 
 Core::Core(ServerOptions options)
-    : options_(std::move(options)), workers_(worker_count(options_)), catalog_(std::make_shared<const Catalog>()) {}
+    : options_(std::move(options)),
+      workers_(worker_count(options_)),
+      catalog_(std::make_unique<const std::shared_ptr<const Catalog>>(std::make_shared<const Catalog>())) {}
 
 Core::~Core() {
   workers_.join();

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "catalog.hpp"
-#include "shared_slot.hpp"
+#include "telemetry/read_mostly.hpp"
 
 #include <boost/asio/thread_pool.hpp>
 
@@ -24,14 +24,14 @@ class Core : public std::enable_shared_from_this<Core> {
   const ServerOptions& options() const noexcept { return options_; }
   boost::asio::thread_pool& workers() noexcept { return workers_; }
 
-  std::shared_ptr<const Catalog> catalog() const { return catalog_.load(); }
+  std::shared_ptr<const Catalog> catalog() const { return telemetry::detail::load_shared(catalog_); }
   // Applies `change` to a copy of the catalog and publishes it; returns what `change` returned.
   template <class Change>
   auto update_catalog(Change change) {
     std::lock_guard lock(update_mutex_);
-    auto next = std::make_shared<Catalog>(*catalog_.load());
+    auto next = std::make_shared<Catalog>(*catalog());
     auto result = change(*next);
-    catalog_.store(std::move(next));
+    telemetry::detail::store_shared<const Catalog>(catalog_, std::move(next));
     return result;
   }
 
@@ -54,7 +54,8 @@ class Core : public std::enable_shared_from_this<Core> {
  private:
   ServerOptions options_;
   boost::asio::thread_pool workers_;
-  SharedSlot<const Catalog> catalog_;
+  // Read on every request, replaced when the catalog changes: no lock on the read side.
+  telemetry::detail::ReadMostly<std::shared_ptr<const Catalog>> catalog_;
   std::mutex update_mutex_;
   // Keyed by address so that add and remove are O(1). Never lock a weak_ptr into a
   // shared_ptr that could be the last one while holding the mutex: its release would run

@@ -70,7 +70,7 @@ void SessionImpl::receive(jsonrpc::Message message, std::shared_ptr<Outbound> re
 }
 
 void SessionImpl::set_standalone(std::shared_ptr<Outbound> outbound) {
-  standalone_.store(std::move(outbound));
+  telemetry::detail::store_shared(standalone_, std::move(outbound));
 }
 
 void SessionImpl::close() {
@@ -294,7 +294,7 @@ void SessionImpl::notify(const std::shared_ptr<Outbound>& preferred, std::string
   jsonrpc::encode_notification(out, method, params);
   if (preferred && preferred->streaming()) {
     preferred->send(std::move(out));
-  } else if (auto standalone = standalone_.load()) {
+  } else if (auto standalone = telemetry::detail::load_shared(standalone_)) {
     standalone->send(std::move(out));
   }
 }
@@ -308,7 +308,7 @@ void SessionImpl::resource_updated(std::string uri) {
 Result<boost::json::value> SessionImpl::request_client(const std::shared_ptr<Outbound>& preferred, std::string_view method,
                                                        boost::json::object params, std::chrono::milliseconds timeout,
                                                        std::stop_token stop) {
-  std::shared_ptr<Outbound> target = preferred && preferred->streaming() ? preferred : standalone_.load();
+  std::shared_ptr<Outbound> target = preferred && preferred->streaming() ? preferred : telemetry::detail::load_shared(standalone_);
   if (!target) return make_error(ErrorKind::transport, "no stream to the client is open for a server-to-client request");
   const jsonrpc::Id id(next_request_id_.fetch_add(1, std::memory_order_relaxed));
   auto pending = std::make_shared<PendingReply>();
@@ -381,7 +381,7 @@ void SessionImpl::become_closed(MEvent event) {
     pending_.clear();
   }
   for (auto& [id, entry] : inflight_) entry.stop.request_stop();
-  standalone_.store(nullptr);
+  telemetry::detail::store_shared<Outbound>(standalone_, nullptr);
   auto callbacks = std::move(on_closed_);
   for (auto& callback : callbacks) callback();
 }

@@ -119,4 +119,17 @@ class ReadMostly {
   mutable std::atomic<bool> reclaim_pending_{false};
 };
 
+// A ReadMostly holding a shared_ptr: a slot that threads load and replace without the formal
+// race of libstdc++ 12's std::atomic<std::shared_ptr> (see the top of this file).
+template <class U>
+std::shared_ptr<U> load_shared(const ReadMostly<std::shared_ptr<U>>& cell) {
+  std::shared_ptr<U> copy = *typename ReadMostly<std::shared_ptr<U>>::Reader(cell);
+  cell.try_reclaim();  // outside the Reader: what an earlier store replaced can go now
+  return copy;
+}
+template <class U>
+void store_shared(ReadMostly<std::shared_ptr<U>>& cell, std::shared_ptr<U> next) {
+  cell.update([&](const std::shared_ptr<U>&) { return std::make_unique<const std::shared_ptr<U>>(std::move(next)); });
+}
+
 }  // namespace trellis::telemetry::detail

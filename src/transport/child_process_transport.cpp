@@ -77,7 +77,7 @@ class ChildProcessTransport final : public ClientTransport {
   // sent while it writes, so messages keep their order and the caller never blocks.
   Result<void> send(std::string message) override {
     std::lock_guard lock(mutex_);
-    if (failed_) return *failure_;  // the reason, e.g. "cannot start X: No such file or directory"
+    if (failure_) return *failure_;  // the reason, e.g. "cannot start X: No such file or directory"
     if (closing_) return make_error(ErrorKind::transport, "the server process is gone (" + describe() + ")");
     if (queued_.size() + message.size() + 1 > options_.limits.max_queued_bytes)
       return make_error(ErrorKind::backpressure, "the server is not reading its stdin fast enough");
@@ -175,8 +175,7 @@ class ChildProcessTransport final : public ClientTransport {
   void report_failure(const Error& error) {
     {
       std::lock_guard lock(mutex_);
-      if (failed_ || closing_) return;
-      failed_ = true;
+      if (failure_ || closing_) return;
       failure_ = error;
       ready_.notify_all();
     }
@@ -225,7 +224,7 @@ class ChildProcessTransport final : public ClientTransport {
     }
     {
       std::lock_guard lock(mutex_);
-      if (closing_ || failed_) return;
+      if (closing_ || failure_) return;
     }
     if (events_.message) events_.message(std::move(*message));
   }
@@ -276,8 +275,8 @@ class ChildProcessTransport final : public ClientTransport {
       {
         std::unique_lock lock(mutex_);
         writer_busy_ = false;
-        ready_.wait(lock, [&] { return !queued_.empty() || closing_ || failed_; });
-        if (queued_.empty() || failed_) break;
+        ready_.wait(lock, [&] { return !queued_.empty() || closing_ || failure_; });
+        if (queued_.empty() || failure_) break;
         writing.swap(queued_);
         queued_.clear();
         writer_busy_ = true;
@@ -348,8 +347,7 @@ class ChildProcessTransport final : public ClientTransport {
   bool writer_busy_ = false;  // the writer thread is writing what it took from queued_
   bool closing_ = false;
   bool closed_ = false;
-  bool failed_ = false;
-  std::optional<Error> failure_;  // why, once failed_
+  std::optional<Error> failure_;  // set once, when the transport fails
   std::mutex reap_mutex_;
   bool reaped_ = false;
   int exit_status_ = 0;
