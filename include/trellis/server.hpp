@@ -211,6 +211,10 @@ struct ServerOptions {
   Implementation info{.name = "trellis", .version = "", .title = ""};  // empty version: Trellis's
   std::string instructions;       // sent in the initialize result when not empty
   std::size_t worker_threads = 0; // 0: the number of cores (at least 2)
+  // How long a worker that ran out of handlers to run keeps looking for the next one before it
+  // sleeps (one worker at a time). A request that finds it looking starts without a thread
+  // wake-up; an idle server spins this long once after its last request. 0: never spin.
+  std::chrono::microseconds worker_spin{50};
   // Requests of one session running at once; more are rejected with a retryable -32000 error.
   std::size_t max_inflight_per_session = 256;
   // Items per page of every list; a client passes the returned nextCursor to continue.

@@ -17,7 +17,7 @@ std::size_t worker_count(const ServerOptions& options) {
 
 Core::Core(ServerOptions options)
     : options_(std::move(options)),
-      workers_(worker_count(options_)),
+      workers_(worker_count(options_), options_.worker_spin),
       catalog_(std::make_unique<const std::shared_ptr<const Catalog>>(std::make_shared<const Catalog>())) {}
 
 Core::~Core() {

@@ -4,8 +4,8 @@
 
 #include "catalog.hpp"
 #include "telemetry/read_mostly.hpp"
+#include "worker_pool.hpp"
 
-#include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
 #include <memory>
@@ -22,7 +22,7 @@ class Core : public std::enable_shared_from_this<Core> {
   ~Core();
 
   const ServerOptions& options() const noexcept { return options_; }
-  boost::asio::thread_pool& workers() noexcept { return workers_; }
+  WorkerPool& workers() noexcept { return workers_; }
 
   std::shared_ptr<const Catalog> catalog() const { return telemetry::detail::load_shared(catalog_); }
   // Applies `change` to a copy of the catalog and publishes it; returns what `change` returned.
@@ -53,7 +53,7 @@ class Core : public std::enable_shared_from_this<Core> {
 
  private:
   ServerOptions options_;
-  boost::asio::thread_pool workers_;
+  WorkerPool workers_;
   // Read on every request, replaced when the catalog changes: no lock on the read side.
   telemetry::detail::ReadMostly<std::shared_ptr<const Catalog>> catalog_;
   std::mutex update_mutex_;

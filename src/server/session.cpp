@@ -5,6 +5,7 @@
 #include "trellis/telemetry/log.hpp"
 #include "trellis/version.hpp"
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -64,7 +65,10 @@ SessionImpl::SessionImpl(std::shared_ptr<Core> core, boost::asio::any_io_executo
 SessionImpl::~SessionImpl() { core_->remove_session(this); }
 
 void SessionImpl::receive(jsonrpc::Message message, std::shared_ptr<Outbound> reply) {
-  boost::asio::post(strand_, [self = shared_from_this(), message = std::move(message), reply = std::move(reply)]() mutable {
+  // Dispatch, not post: called on an I/O thread of the session's executor while the strand is
+  // idle (the usual case for a transport), the message is handled at once instead of being
+  // queued for a later turn of the event loop, or for another thread.
+  boost::asio::dispatch(strand_, [self = shared_from_this(), message = std::move(message), reply = std::move(reply)]() mutable {
     self->on_message(std::move(message), std::move(reply));
   });
 }
@@ -167,7 +171,7 @@ void SessionImpl::run_on_worker(const Method& method, jsonrpc::Message message, 
   // The node of an unordered_map stays put until it is erased, and only forget() erases it, after
   // this worker is done with the flag.
   const std::atomic<bool>* cancelled = &entry.cancelled;
-  boost::asio::post(core_->workers(), [self = shared_from_this(), fn = method.fn, message = std::move(message), cancelled,
+  core_->workers().post([self = shared_from_this(), fn = method.fn, message = std::move(message), cancelled,
                                        stop = entry.stop.get_token(), reply = std::move(reply)]() mutable {
     static const boost::json::object kNoParams;
     const auto* params = message.params().if_object();

@@ -110,7 +110,8 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
   ClientInfo client_;  // written once on the strand before initialized_ is set
   std::atomic<bool> initialized_{false};
   std::atomic<int> log_level_{static_cast<int>(LogLevel::info)};
-  telemetry::detail::ReadMostly<std::shared_ptr<Outbound>> standalone_{std::make_unique<const std::shared_ptr<Outbound>>()};
+  telemetry::detail::ReadMostly<std::shared_ptr<Outbound>, alignof(std::uint64_t)> standalone_{
+      std::make_unique<const std::shared_ptr<Outbound>>()};
   std::unordered_map<jsonrpc::Id, InFlight> inflight_;
   std::set<std::string, std::less<>> subscriptions_;
   std::mutex pending_mutex_;

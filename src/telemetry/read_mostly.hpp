@@ -20,6 +20,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -28,7 +29,11 @@
 
 namespace trellis::telemetry::detail {
 
-template <class T>
+// kCounterAlignment: 64 keeps the two reader counters on cache lines of their own, for a cell that
+// many threads read at once (the catalog); a cell that belongs to one session, rarely read, passes
+// alignof(std::uint64_t) and stays small (an over-aligned object also costs every allocation of
+// what contains it an aligned malloc).
+template <class T, std::size_t kCounterAlignment = 64>
 class ReadMostly {
  public:
   explicit ReadMostly(std::unique_ptr<const T> initial) : current_(initial.release()) {}
@@ -94,8 +99,7 @@ class ReadMostly {
     std::unique_ptr<const T> value;
     std::uint64_t version;  // version_ when it was replaced
   };
-  // One cache line each, so readers on one slot do not slow readers on the other.
-  struct alignas(64) ReaderCount {
+  struct alignas(kCounterAlignment) ReaderCount {
     std::atomic<std::uint64_t> count{0};
   };
 
@@ -121,14 +125,14 @@ class ReadMostly {
 
 // A ReadMostly holding a shared_ptr: a slot that threads load and replace without the formal
 // race of libstdc++ 12's std::atomic<std::shared_ptr> (see the top of this file).
-template <class U>
-std::shared_ptr<U> load_shared(const ReadMostly<std::shared_ptr<U>>& cell) {
-  std::shared_ptr<U> copy = *typename ReadMostly<std::shared_ptr<U>>::Reader(cell);
+template <class U, std::size_t A>
+std::shared_ptr<U> load_shared(const ReadMostly<std::shared_ptr<U>, A>& cell) {
+  std::shared_ptr<U> copy = *typename ReadMostly<std::shared_ptr<U>, A>::Reader(cell);
   cell.try_reclaim();  // outside the Reader: what an earlier store replaced can go now
   return copy;
 }
-template <class U>
-void store_shared(ReadMostly<std::shared_ptr<U>>& cell, std::shared_ptr<U> next) {
+template <class U, std::size_t A>
+void store_shared(ReadMostly<std::shared_ptr<U>, A>& cell, std::shared_ptr<U> next) {
   cell.update([&](const std::shared_ptr<U>&) { return std::make_unique<const std::shared_ptr<U>>(std::move(next)); });
 }
 

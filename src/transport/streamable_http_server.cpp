@@ -7,7 +7,6 @@
 #include "trellis/server_session.hpp"
 #include "trellis/telemetry/log.hpp"
 
-#include <boost/algorithm/string/predicate.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -16,6 +15,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <random>
 #include <thread>
@@ -61,6 +62,14 @@ std::string_view strip_port(std::string_view authority) {
   return colon == std::string_view::npos ? authority : authority.substr(0, colon);
 }
 
+// ASCII case-insensitive search (media types and header tokens), without boost's locale-aware
+// comparison, which costs a std::locale per call.
+bool contains_ignoring_case(std::string_view text, std::string_view token) {
+  const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  return std::search(text.begin(), text.end(), token.begin(), token.end(),
+                     [&](char a, char b) { return lower(a) == lower(b); }) != text.end();
+}
+
 bool accepts(std::string_view accept, std::string_view type) {
   return accept.find(type) != std::string_view::npos || accept.find("*/*") != std::string_view::npos;
 }
@@ -74,7 +83,7 @@ class HttpConnection;
 // One MCP session over HTTP: the engine's Session plus its SSE streams.
 struct HttpSession {
   std::shared_ptr<Session> session;
-  std::shared_ptr<http_detail::SessionStreams> streams;
+  std::shared_ptr<http_detail::SessionStreams> streams;  // none for a stateless session in JSON-response mode
   std::atomic<std::int64_t> last_activity_ms{0};
   std::atomic<int> requests_in_flight{0};
 };
@@ -119,9 +128,13 @@ struct StreamableHttpServer::Impl : std::enable_shared_from_this<StreamableHttpS
     auto entry = std::make_shared<HttpSession>();
     const std::string id = mode == Session::Mode::stateful ? new_session_id() : std::string();
     entry->session = Session::create(server.core(), io.get_executor(), id, mode);
-    entry->streams = std::make_shared<http_detail::SessionStreams>(options.max_stored_events, options.sse_retry);
-    entry->session->set_standalone(entry->streams->outbound(http_detail::SessionStreams::kStandalone));
     entry->last_activity_ms = now_ms();
+    // A stateless session has no GET stream to stand alone on, and in JSON-response mode no
+    // request stream either: then it needs no streams at all.
+    if (mode == Session::Mode::stateless && options.json_response) return entry;
+    entry->streams = std::make_shared<http_detail::SessionStreams>(options.max_stored_events, options.sse_retry);
+    if (mode == Session::Mode::stateful)
+      entry->session->set_standalone(entry->streams->outbound(http_detail::SessionStreams::kStandalone));
     if (mode == Session::Mode::stateful) {
       std::weak_ptr<Impl> weak = weak_from_this();
       entry->session->on_closed([weak, id, streams = entry->streams] {
@@ -164,32 +177,32 @@ namespace http_detail {
 class HttpConnection final : public SseSink, public std::enable_shared_from_this<HttpConnection> {
  public:
   HttpConnection(tcp::socket socket, std::shared_ptr<StreamableHttpServer::Impl> server)
-      : stream_(std::move(socket)), server_(std::move(server)) {}
+      : socket_(std::move(socket)), server_(std::move(server)) {}
 
   void start() { read(); }
   void shut() {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
       beast::error_code ignored;
-      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-      self->stream_.close();
+      self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
+      self->socket_.close(ignored);
     });
   }
 
   // SseSink (any thread)
   void write_frame(std::string frame) override {
-    asio::post(stream_.get_executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
+    asio::post(socket_.get_executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
       self->queue_.push_back(std::move(frame));
       self->pump();
     });
   }
   void end_stream() override {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
       self->end_after_queue_ = true;
       self->pump();
     });
   }
   void abort_stream() override {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
       self->abort_after_queue_ = true;
       self->pump();
     });
@@ -197,7 +210,7 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
 
   // Answers one request in JSON mode, from any thread.
   void respond_json(std::string body) {
-    asio::post(stream_.get_executor(), [self = shared_from_this(), body = std::move(body)]() mutable {
+    asio::post(socket_.get_executor(), [self = shared_from_this(), body = std::move(body)]() mutable {
       if (body.empty()) return self->respond(http::status::accepted, {}, {});
       self->respond(http::status::ok, std::move(body), "application/json");
     });
@@ -209,8 +222,7 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
   void read() {
     parser_.emplace();
     parser_->body_limit(server_->options.max_body_bytes);
-    stream_.expires_never();
-    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    http::async_read(socket_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       self->on_read(ec);
     });
   }
@@ -259,13 +271,9 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
       case http::verb::post: return handle_post();
       case http::verb::get: return handle_get();
       case http::verb::delete_: return handle_delete();
-      default: {
-        auto res = std::make_shared<http::response<http::string_body>>(http::status::method_not_allowed, request_.version());
-        res->set(http::field::allow, o.stateless ? "POST" : "GET, POST, DELETE");
-        res->body() = error_body("method not allowed");
-        res->set(http::field::content_type, "application/json");
-        return send(res);
-      }
+      default:
+        return respond(http::status::method_not_allowed, error_body("method not allowed"), "application/json",
+                       o.stateless ? "Allow: POST\r\n" : "Allow: GET, POST, DELETE\r\n");
     }
   }
 
@@ -287,7 +295,7 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
 
   void handle_post() {
     const auto& o = server_->options;
-    if (!boost::algorithm::icontains(request_[http::field::content_type], "application/json"))
+    if (!contains_ignoring_case(request_[http::field::content_type], "application/json"))
       return reject(http::status::unsupported_media_type, "Content-Type must be application/json");
     const std::string_view accept = request_[http::field::accept];
     if (!accepts(accept, "application/json") || !accepts(accept, "text/event-stream"))
@@ -403,7 +411,7 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
       if (!session_header_.empty()) sse_header_->set("Mcp-Session-Id", session_header_);
       sse_header_->chunked(true);
       sse_serializer_ = std::make_unique<http::response_serializer<http::empty_body>>(*sse_header_);
-      http::async_write_header(stream_, *sse_serializer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      http::async_write_header(socket_, *sse_serializer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
         self->writing_ = false;
         if (ec) return self->fail_sse();
         self->pump();
@@ -414,7 +422,7 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
       writing_ = true;
       current_ = std::move(queue_.front());
       queue_.pop_front();
-      asio::async_write(stream_, http::make_chunk(asio::buffer(current_)), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      asio::async_write(socket_, http::make_chunk(asio::buffer(current_)), [self = shared_from_this()](beast::error_code ec, std::size_t) {
         self->writing_ = false;
         if (ec) return self->fail_sse();
         self->pump();
@@ -425,10 +433,10 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
       // Either way the HTTP response ends cleanly. After a cut (abort) the stream itself goes on:
       // the client resumes it with GET and Last-Event-ID.
       writing_ = true;
-      asio::async_write(stream_, http::make_chunk_last(), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      asio::async_write(socket_, http::make_chunk_last(), [self = shared_from_this()](beast::error_code ec, std::size_t) {
         self->writing_ = false;
         self->detach_sse();
-        if (ec || !self->keep_alive_) return self->stream_.close();
+        if (ec || !self->keep_alive_) return self->close();
         self->read();
       });
     }
@@ -436,7 +444,12 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
 
   void fail_sse() {
     detach_sse();
-    stream_.close();
+    close();
+  }
+
+  void close() {
+    beast::error_code ignored;
+    socket_.close(ignored);
   }
 
   void detach_sse() {
@@ -451,22 +464,27 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
 
   // --- plain responses -------------------------------------------------------------------------
 
-  void respond(http::status status, std::string body, std::string_view content_type) {
-    auto res = std::make_shared<http::response<http::string_body>>(status, request_.version());
-    if (!content_type.empty()) res->set(http::field::content_type, content_type);
-    if (!session_header_.empty()) res->set("Mcp-Session-Id", session_header_);
-    res->body() = std::move(body);
-    send(res);
-  }
-
-  void send(const std::shared_ptr<http::response<http::string_body>>& res) {
-    res->keep_alive(keep_alive_);
-    res->prepare_payload();
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+  // Writes one whole response, then reads the next request (or half-closes when this one asked
+  // to close). The head is formatted by hand: a JSON answer has three or four headers, and
+  // beast's field list and serializer cost more than the rest of the response path together.
+  void respond(http::status status, std::string body, std::string_view content_type, std::string_view extra_headers = {}) {
+    const bool http10 = request_.version() == 10;
+    head_.assign(http10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    head_.append(std::to_string(static_cast<unsigned>(status))).append(" ").append(http::obsolete_reason(status)).append("\r\n");
+    if (!content_type.empty()) head_.append("Content-Type: ").append(content_type).append("\r\n");
+    if (!session_header_.empty()) head_.append("Mcp-Session-Id: ").append(session_header_).append("\r\n");
+    head_.append(extra_headers);
+    head_.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
+    if (http10 && keep_alive_) head_.append("Connection: keep-alive\r\n");
+    if (!http10 && !keep_alive_) head_.append("Connection: close\r\n");
+    head_.append("\r\n");
+    body_ = std::move(body);
+    const std::array<asio::const_buffer, 2> response{asio::buffer(head_), asio::buffer(body_)};
+    asio::async_write(socket_, response, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       self->session_header_.clear();
       if (ec || !self->keep_alive_) {
         beast::error_code ignored;
-        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        self->socket_.shutdown(tcp::socket::shutdown_send, ignored);
         return;
       }
       self->read();
@@ -525,13 +543,15 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
     std::string body_;
   };
 
-  beast::tcp_stream stream_;
+  tcp::socket socket_;
   std::shared_ptr<StreamableHttpServer::Impl> server_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   Request request_;
   bool keep_alive_ = true;
   std::string session_header_;
+  std::string head_;  // of the response being written
+  std::string body_;
 
   // SSE state (strand only).
   std::shared_ptr<HttpConnection> keep_alive_self_;
