@@ -12,7 +12,7 @@ packages=(
   clang-14 libclang-rt-14-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev
   libvalijson-dev libsqlite3-dev libhiredis-dev redis-server
-  libcli11-dev libtomlplusplus-dev
+  libcli11-dev libtomlplusplus-dev libjemalloc-dev
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   git curl ca-certificates xz-utils
 )

@@ -33,7 +33,11 @@ struct ServeOptions {
 // process keeps instead of fresh mmap()s: the kernel zeroes every fresh page, which cost more
 // than half the time of a 16 MiB result (docs/performance.md). The price is that up to
 // `keep_mib` of freed memory stays with the process for reuse. 0 keeps glibc's defaults.
+// For glibc's malloc only: a jemalloc build keeps freed memory by its own decay (allocator.cpp).
 void keep_freed_memory(std::size_t keep_mib) {
+#ifdef TRELLIS_WITH_JEMALLOC
+  keep_mib = 0;
+#endif
   if (keep_mib == 0) return;
   const auto keep = static_cast<int>(std::min<std::size_t>(keep_mib, 1024) << 20);
   // Blocks at least this large are mmap()ed; glibc refuses more than 32 MiB.
@@ -130,7 +134,8 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
   cmd->add_option("--keep-freed-memory", opts->keep_freed_mib,
-                  "MiB of freed memory kept for reuse by large messages instead of returned to the OS (0: allocator defaults)")
+                  "MiB of freed memory kept for reuse by large messages instead of returned to the OS (0: allocator "
+                  "defaults; glibc malloc builds only, jemalloc keeps freed memory ~10 s by itself)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1024));
   cmd->callback([opts] {
