@@ -133,9 +133,8 @@ struct StreamableHttpServer::Impl : std::enable_shared_from_this<StreamableHttpS
     // request stream either: then it needs no streams at all.
     if (mode == Session::Mode::stateless && options.json_response) return entry;
     entry->streams = std::make_shared<http_detail::SessionStreams>(options.max_stored_events, options.sse_retry);
-    if (mode == Session::Mode::stateful)
-      entry->session->set_standalone(entry->streams->outbound(http_detail::SessionStreams::kStandalone));
     if (mode == Session::Mode::stateful) {
+      entry->session->set_standalone(entry->streams->outbound(http_detail::SessionStreams::kStandalone));
       std::weak_ptr<Impl> weak = weak_from_this();
       entry->session->on_closed([weak, id, streams = entry->streams] {
         streams->close_all();

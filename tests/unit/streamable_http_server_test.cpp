@@ -4,6 +4,7 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json/parse.hpp>
@@ -182,6 +183,93 @@ TEST_F(HttpServerTest, StatelessModeNeedsNoSession) {
   EXPECT_TRUE(r.session.empty());
   EXPECT_EQ(boost::json::parse(r.body).at("result").at("content").at(0).at("text"), R"({"x":1})");
   EXPECT_EQ(exchange(port_, http::verb::get, "", {{"Accept", "text/event-stream"}}).status, 405);
+}
+
+// Reads one response off a raw socket: the head (up to the blank line) and Content-Length bytes.
+std::pair<std::string, std::string> read_raw_response(tcp::socket& socket, std::string& buffered) {
+  char chunk[4096];
+  beast::error_code ec;
+  while (buffered.find("\r\n\r\n") == std::string::npos) {
+    const std::size_t n = socket.read_some(asio::buffer(chunk), ec);
+    if (ec) return {};
+    buffered.append(chunk, n);
+  }
+  const std::size_t head_end = buffered.find("\r\n\r\n") + 4;
+  std::string head = buffered.substr(0, head_end);
+  const auto length_at = head.find("Content-Length: ");
+  if (length_at == std::string::npos) return {head, {}};
+  const std::size_t length = std::stoul(head.substr(length_at + 16));
+  while (buffered.size() < head_end + length) {
+    const std::size_t n = socket.read_some(asio::buffer(chunk), ec);
+    if (ec) break;
+    buffered.append(chunk, n);
+  }
+  std::string body = buffered.substr(head_end, length);
+  buffered.erase(0, head_end + length);
+  return {head, body};
+}
+
+bool peer_closed(tcp::socket& socket) {
+  char byte;
+  beast::error_code ec;
+  socket.read_some(asio::buffer(&byte, 1), ec);
+  return ec == asio::error::eof || ec == asio::error::connection_reset;
+}
+
+TEST_F(HttpServerTest, ResponseHeadsFollowHttp11AndHttp10ConnectionRules) {
+  start({.json_response = true, .stateless = true});
+  const std::string call = R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"a":1}}})";
+  const auto request = [&](std::string_view version, std::string_view extra) {
+    return std::string("POST /mcp ") + std::string(version) + "\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+           "Accept: application/json, text/event-stream\r\n" + std::string(extra) +
+           "Content-Length: " + std::to_string(call.size()) + "\r\n\r\n" + call;
+  };
+  asio::io_context io;
+  {
+    // HTTP/1.1 keeps the connection: two requests, two complete answers, then an explicit close.
+    tcp::socket socket(io);
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_));
+    std::string buffered;
+    for (int i = 0; i < 2; ++i) {
+      asio::write(socket, asio::buffer(request("HTTP/1.1", "")));
+      const auto [head, body] = read_raw_response(socket, buffered);
+      EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << head;
+      EXPECT_NE(head.find("Content-Type: application/json\r\n"), std::string::npos) << head;
+      EXPECT_EQ(head.find("Connection:"), std::string::npos) << "keep-alive is HTTP/1.1's default: " << head;
+      EXPECT_EQ(boost::json::parse(body).at("result").at("content").at(0).at("text"), R"({"a":1})");
+    }
+    asio::write(socket, asio::buffer(request("HTTP/1.1", "Connection: close\r\n")));
+    const auto [head, body] = read_raw_response(socket, buffered);
+    EXPECT_NE(head.find("Connection: close\r\n"), std::string::npos) << head;
+    EXPECT_FALSE(body.empty());
+    EXPECT_TRUE(peer_closed(socket)) << "the server must close after Connection: close";
+  }
+  {
+    // HTTP/1.0 closes unless asked to keep the connection.
+    tcp::socket socket(io);
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_));
+    std::string buffered;
+    asio::write(socket, asio::buffer(request("HTTP/1.0", "Connection: keep-alive\r\n")));
+    auto [head, body] = read_raw_response(socket, buffered);
+    EXPECT_EQ(head.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << head;
+    EXPECT_NE(head.find("Connection: keep-alive\r\n"), std::string::npos) << head;
+    asio::write(socket, asio::buffer(request("HTTP/1.0", "")));
+    std::tie(head, body) = read_raw_response(socket, buffered);
+    EXPECT_EQ(head.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << head;
+    EXPECT_FALSE(body.empty());
+    EXPECT_TRUE(peer_closed(socket));
+  }
+  {
+    // 405 names the methods this endpoint has.
+    tcp::socket socket(io);
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_));
+    std::string buffered;
+    asio::write(socket, asio::buffer(std::string("PUT /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n")));
+    const auto [head, body] = read_raw_response(socket, buffered);
+    EXPECT_EQ(head.rfind("HTTP/1.1 405 Method Not Allowed\r\n", 0), 0u) << head;
+    EXPECT_NE(head.find("Allow: POST\r\n"), std::string::npos) << head;
+    EXPECT_NE(body.find("method not allowed"), std::string::npos) << body;
+  }
 }
 
 TEST_F(HttpServerTest, DeleteEndsTheSession) {
