@@ -20,6 +20,10 @@ std::shared_ptr<Session> Session::create(std::shared_ptr<server_detail::Core> co
                                          std::string id, Mode mode) {
   auto session = std::make_shared<server_detail::SessionImpl>(core, std::move(executor), std::move(id), mode);
   core->add_session(session);
+  // Registered after Core::shutdown() took its list of sessions to close: close this one too, so
+  // that it refuses requests like every other session of a server that is shutting down. (Added
+  // to the registry first, under its mutex: either shutdown()'s list has it or this sees the flag.)
+  if (core->shutting_down()) session->close();
   return session;
 }
 

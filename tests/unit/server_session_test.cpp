@@ -398,6 +398,17 @@ TEST(ServerSession, CoroutineHandlersCanAwaitAsioOperations) {
   EXPECT_TRUE(h.call(2, "prompts/get", R"({"name":"p"})").at("result").at("messages").is_array());
 }
 
+TEST(ServerSession, ASessionOpenedAfterShutdownRefusesRequests) {
+  SessionHarness h;
+  add_echo(h.server);
+  h.server.shutdown();
+  h.open(Session::Mode::stateless);
+  auto r = h.call(1, "tools/call", R"({"name":"echo","arguments":{"text":"x"}})");
+  ASSERT_TRUE(r.contains("error")) << boost::json::serialize(r);
+  EXPECT_EQ(r.at("error").at("data").at("state"), "closed");
+  EXPECT_EQ(r.at("error").at("data").at("retryable"), false);
+}
+
 TEST(ServerSession, StatelessSessionsServeWithoutInitialize) {
   SessionHarness h;
   add_echo(h.server);
