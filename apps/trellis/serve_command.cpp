@@ -34,15 +34,14 @@ struct ServeOptions {
 // than half the time of a 16 MiB result (docs/performance.md). The price is that up to
 // `keep_mib` of freed memory stays with the process for reuse. 0 keeps glibc's defaults.
 // For glibc's malloc only: a jemalloc build keeps freed memory by its own decay (allocator.cpp).
-void keep_freed_memory(std::size_t keep_mib) {
-#ifdef TRELLIS_WITH_JEMALLOC
-  keep_mib = 0;
-#endif
+void keep_freed_memory([[maybe_unused]] std::size_t keep_mib) {
+#ifndef TRELLIS_WITH_JEMALLOC
   if (keep_mib == 0) return;
   const auto keep = static_cast<int>(std::min<std::size_t>(keep_mib, 1024) << 20);
   // Blocks at least this large are mmap()ed; glibc refuses more than 32 MiB.
   mallopt(M_MMAP_THRESHOLD, std::clamp(keep / 2, 128 * 1024, 32 << 20));
   mallopt(M_TRIM_THRESHOLD, keep);  // free memory above this is returned to the OS
+#endif
 }
 
 // Blocks SIGINT and SIGTERM in every thread and turns them into a graceful shutdown.

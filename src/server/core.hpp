@@ -6,7 +6,6 @@
 #include "telemetry/read_mostly.hpp"
 #include "worker_pool.hpp"
 
-
 #include <atomic>
 #include <memory>
 #include <mutex>

@@ -176,7 +176,7 @@ void SessionImpl::run_on_worker(const Method& method, jsonrpc::Message message, 
   // this worker is done with the flag.
   const std::atomic<bool>* cancelled = &entry.cancelled;
   core_->workers().post([self = shared_from_this(), fn = method.fn, message = std::move(message), cancelled,
-                                       stop = entry.stop.get_token(), reply = std::move(reply)]() mutable {
+                         stop = entry.stop.get_token(), reply = std::move(reply)]() mutable {
     static const boost::json::object kNoParams;
     const auto* params = message.params().if_object();
     RequestContextImpl context(*self, params ? *params : kNoParams, stop, reply);
