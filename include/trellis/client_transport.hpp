@@ -5,13 +5,18 @@
 // for a new one (a new process, a new HTTP session), so a transport never has to heal itself.
 //
 // Contract:
-//  - start() begins connecting and returns at once; messages may be sent right after it.
+//  - start() begins connecting and returns at once; messages may be sent right after it. It is
+//    given the executor the connection runs on (one thread at a time): a transport may run its
+//    I/O there (stdio does, so a response reaches its caller without a thread hand-off) or on
+//    threads of its own (HTTP does).
 //  - send() queues one message (compact JSON, no framing) and returns at once. It fails with
 //    kind `backpressure` when the transport's bounded queue is full (the caller retries), and
 //    with kind `transport` once the transport has failed or closed.
-//  - Every incoming message and the failure are reported through Events, from the transport's
-//    own threads, one at a time and in arrival order. `failed` is reported at most once, and
-//    nothing is reported after it or after close().
+//  - Every incoming message and the failure are reported through Events, one at a time and in
+//    arrival order, on that executor or on the transport's own thread. `failed` is reported at
+//    most once, and nothing is reported after it or after close().
+//  - start(), send() and close() are called on that executor (or, for close(), once it has
+//    stopped running): a transport that runs its I/O there needs no locks.
 //  - A message larger than Options::max_frame_bytes is never delivered: the transport fails with
 //    kind `protocol`.
 //  - close() is graceful (stdio: close stdin, wait, SIGTERM, wait, SIGKILL; HTTP: DELETE the
@@ -20,6 +25,8 @@
 
 #include "trellis/error.hpp"
 #include "trellis/jsonrpc.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
 
 #include <chrono>
 #include <functional>
@@ -43,7 +50,7 @@ class ClientTransport {
 
   virtual ~ClientTransport() = default;
 
-  virtual void start(Events events) = 0;
+  virtual void start(Events events, boost::asio::any_io_executor executor) = 0;
   virtual Result<void> send(std::string message) = 0;
   virtual void close() = 0;
 
@@ -63,7 +70,9 @@ struct ClientTransportOptions {
   std::size_t max_queued_bytes = 64 * 1024 * 1024;  // send() reports backpressure beyond this
 };
 
-// Spawns `command` with `args` and talks newline-delimited JSON over its stdin/stdout.
+// Spawns `command` with `args` and talks newline-delimited JSON over its stdin/stdout, on the
+// connection's executor (no threads of its own). The child's stdin is a Unix socket pair, as
+// Node.js gives its children, so that a child that dies cannot raise SIGPIPE in our process.
 struct StdioTransportOptions {
   std::string command;                  // looked up in PATH when it has no slash
   std::vector<std::string> args;

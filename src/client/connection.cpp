@@ -126,7 +126,7 @@ bool Connection::launch_transport() {
       .session_lost = [weak, generation] {
         if (auto self = weak.lock()) self->post([generation](Connection& c) { c.on_session_lost(generation); });
       },
-  });
+  }, executor_);
   return true;
 }
 

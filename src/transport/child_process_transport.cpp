@@ -1,27 +1,38 @@
 // make_stdio_transport: a server spawned as a child process, newline-delimited JSON over its
-// stdin/stdout, its stderr forwarded line by line.
+// stdin/stdout, its stderr forwarded line by line (or inherited).
 //
-// Three threads per transport, each blocking on one pipe: the reader (stdout → messages, then
-// the one `failed` event), the stderr forwarder, and the writer (a bounded queue → stdin, in as
-// few write calls as the queue allows, for what send() could not write at once). close() ends
-// the child politely and then less politely: stdin closed, SIGTERM, SIGKILL, `terminate_grace`
-// apart; the child is always reaped.
+// No threads of its own: every read, write and event runs on the executor the connection gives
+// start(), so a response goes from the child's stdout to the caller's callback without a thread
+// hand-off, and the requests a batch of callbacks sends leave in one write.
+//  - stdout: one 64 KiB read at a time, split into lines, each decoded once and reported.
+//  - stdin: send() appends to one buffer and schedules a flush after the handlers already queued,
+//    so everything sent meanwhile goes out together; a full pipe is waited for with async_wait.
+//    The child's stdin is a socket pair rather than a pipe (as Node.js gives its children) so
+//    that writing to a child that died fails with EPIPE (MSG_NOSIGNAL) instead of raising
+//    SIGPIPE in whatever process embeds us.
+//  - close() ends the child politely and then less politely: what is queued is written (for up
+//    to `terminate_grace`), stdin closed, SIGTERM, SIGKILL, `terminate_grace` apart; the child is
+//    always reaped.
 #include "trellis/client_transport.hpp"
 #include "trellis/telemetry/log.hpp"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <array>
 #include <atomic>
 #include <cerrno>
-#include <condition_variable>
 #include <csignal>
 #include <cstring>
-#include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
-#include <sys/uio.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,23 +41,22 @@ extern char** environ;
 namespace trellis {
 namespace {
 
+namespace asio = boost::asio;
 using telemetry::Logger;
 
-struct Pipe {
-  int read = -1;
-  int write = -1;
-  Result<void> open() {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return make_error(ErrorKind::transport, std::string("pipe: ") + std::strerror(errno));
-    read = fds[0];
-    write = fds[1];
-    return {};
-  }
+constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kMaxStderrLine = 64 * 1024;
+// After the child's stdout ends: how long (and how often) to look for its exit status, so that
+// the failure can say how it ended.
+constexpr auto kExitWait = std::chrono::milliseconds(500);
+constexpr auto kExitPoll = std::chrono::milliseconds(5);
+
+struct ChildFds {
+  int stdin_write = -1, stdout_read = -1, stderr_read = -1;
 };
 
-void close_fd(int& fd) {
+void close_fd(int fd) {
   if (fd >= 0) ::close(fd);
-  fd = -1;
 }
 
 std::string describe_status(int status) {
@@ -55,161 +65,210 @@ std::string describe_status(int status) {
   return "ended";
 }
 
-class ChildProcessTransport final : public ClientTransport {
- public:
-  explicit ChildProcessTransport(StdioTransportOptions options) : options_(std::move(options)) {}
-  ~ChildProcessTransport() override { close(); }
+Error system_error(const char* what) { return make_error(ErrorKind::transport, std::string(what) + ": " + std::strerror(errno)); }
 
-  void start(Events events) override {
+// Starts `options.command`; returns its pid and our ends of its stdin/stdout/stderr (stderr only
+// when the caller wants its lines; otherwise the child inherits ours).
+Result<std::pair<pid_t, ChildFds>> spawn_child(const StdioTransportOptions& options) {
+  int in[2], out[2], err[2] = {-1, -1};
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) != 0) return system_error("socketpair");
+  if (::pipe2(out, O_CLOEXEC) != 0) {
+    const auto error = system_error("pipe");
+    close_fd(in[0]), close_fd(in[1]);
+    return error;
+  }
+  if (options.on_stderr && ::pipe2(err, O_CLOEXEC) != 0) {
+    const auto error = system_error("pipe");
+    close_fd(in[0]), close_fd(in[1]), close_fd(out[0]), close_fd(out[1]);
+    return error;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in[1], STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  if (err[1] >= 0) posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
+  if (!options.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, options.cwd.c_str());
+  // The child starts with default signal dispositions and an empty mask, whatever ours are.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setsigdefault(&attributes, &all);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const auto name = entry.substr(0, entry.find('='));
+    if (!options.env.contains(std::string(name))) env_strings.emplace_back(entry);
+  }
+  for (const auto& [name, value] : options.env) env_strings.push_back(name + "=" + value);
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> arg_strings{options.command};
+  arg_strings.insert(arg_strings.end(), options.args.begin(), options.args.end());
+  std::vector<char*> argv;
+  for (auto& s : arg_strings) argv.push_back(s.data());
+  argv.push_back(nullptr);
+
+  pid_t pid = 0;
+  const int rc = ::posix_spawnp(&pid, options.command.c_str(), &actions, &attributes, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  close_fd(in[1]), close_fd(out[1]), close_fd(err[1]);
+  if (rc != 0) {
+    close_fd(in[0]), close_fd(out[0]), close_fd(err[0]);
+    return make_error(ErrorKind::transport, "cannot start " + options.command + ": " + std::strerror(rc));
+  }
+  // Nonblocking on our ends only (the child has its own open files): nothing here may block.
+  for (const int fd : {in[0], out[0], err[0]})
+    if (fd >= 0) (void)::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  return std::pair{pid, ChildFds{in[0], out[0], err[0]}};
+}
+
+// Everything the I/O handlers touch; they hold it by shared_ptr, so a handler that completes
+// after close() (with operation_aborted) finds it still there, and closed.
+class Child : public std::enable_shared_from_this<Child> {
+ public:
+  Child(StdioTransportOptions options, asio::any_io_executor executor)
+      : options_(std::move(options)), executor_(std::move(executor)), stdin_(executor_), stdout_(executor_), stderr_(executor_),
+        exit_timer_(executor_) {}
+
+  void start(ClientTransport::Events events) {
     events_ = std::move(events);
-    if (auto spawned = spawn(); !spawned) {
-      // Reported like any later failure: asynchronously, from a transport thread.
-      reader_ = std::thread([this, error = spawned.error()] { report_failure(error); });
+    auto spawned = spawn_child(options_);
+    if (!spawned) {
+      // send() answers with the reason from now on; the event comes like any later failure,
+      // asynchronously.
+      failure_ = spawned.error();
+      asio::post(executor_, [self = shared_from_this()] {
+        if (!self->closed_ && self->events_.failed) self->events_.failed(*self->failure_);
+      });
       return;
     }
-    reader_ = std::thread([this] { read_stdout(); });
-    stderr_reader_ = std::thread([this] { read_stderr(); });
-    writer_ = std::thread([this] { write_stdin(); });
+    const auto& [pid, fds] = *spawned;
+    pid_ = pid;
+    stdin_.assign(fds.stdin_write);
+    stdout_.assign(fds.stdout_read);
+    if (fds.stderr_read >= 0) stderr_.assign(fds.stderr_read);
+    read_stdout();
+    if (stderr_.is_open()) read_stderr();
   }
 
-  // The caller writes itself when nothing is queued (no thread hand-off on the way out); what
-  // the pipe does not take at once is queued for the writer thread, which also takes everything
-  // sent while it writes, so messages keep their order and the caller never blocks.
-  Result<void> send(std::string message) override {
-    std::lock_guard lock(mutex_);
+  Result<void> send(std::string_view message) {
     if (failure_) return *failure_;  // the reason, e.g. "cannot start X: No such file or directory"
-    if (closing_) return make_error(ErrorKind::transport, "the server process is gone (" + describe() + ")");
-    if (queued_.size() + message.size() + 1 > options_.limits.max_queued_bytes)
+    if (closed_ || !stdin_.is_open()) return make_error(ErrorKind::transport, "the server process is gone (" + describe() + ")");
+    if (out_.size() - out_sent_ + message.size() + 1 > options_.limits.max_queued_bytes)
       return make_error(ErrorKind::backpressure, "the server is not reading its stdin fast enough");
-    std::size_t written = 0;
-    if (queued_.empty() && !writer_busy_) written = write_now(message);
-    if (written == message.size() + 1) return {};
-    if (written < message.size()) queued_.append(message, written);
-    queued_.push_back('\n');
-    ready_.notify_one();
+    out_.append(message);
+    out_.push_back('\n');
+    if (!flush_posted_ && !waiting_writable_) {
+      flush_posted_ = true;
+      asio::post(executor_, [self = shared_from_this()] {
+        self->flush_posted_ = false;
+        self->write_out();
+      });
+    }
     return {};
   }
 
-  void close() override {
-    {
-      std::lock_guard lock(mutex_);
-      if (closed_) return;
-      closed_ = true;
-      closing_ = true;
-      ready_.notify_all();
-    }
-    if (writer_.joinable()) writer_.join();  // flushes what is queued, then closes the child's stdin
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    flush_before_close();
+    boost::system::error_code ignored;
+    stdin_.close(ignored);  // the child reads end of input
     terminate();
-    if (reader_.joinable()) reader_.join();
-    if (stderr_reader_.joinable()) stderr_reader_.join();
-    close_fd(stdout_fd_);
-    close_fd(stderr_fd_);
+    drain_stderr();
+    stdout_.close(ignored);
+    stderr_.close(ignored);
+    exit_timer_.cancel();
   }
 
-  bool resumable() const noexcept override { return false; }
-  void initialized(std::string_view) override {}
-  std::string describe() const override {
-    return "stdio pid " + std::to_string(pid_.load()) + " (" + options_.command + ")";
-  }
+  std::string describe() const { return "stdio pid " + std::to_string(pid_.load()) + " (" + options_.command + ")"; }
 
  private:
-  Result<void> spawn() {
-    Pipe in, out, err;
-    if (auto r = in.open(); !r) return r;
-    if (auto r = out.open(); !r) return r;
-    if (auto r = err.open(); !r) return r;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, in.read, STDIN_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, out.write, STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, err.write, STDERR_FILENO);
-    if (!options_.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, options_.cwd.c_str());
-    // The child starts with default signal dispositions and an empty mask, whatever ours are.
-    posix_spawnattr_t attributes;
-    posix_spawnattr_init(&attributes);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attributes, &none);
-    posix_spawnattr_setsigdefault(&attributes, &all);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  // ---- stdin ----------------------------------------------------------------------------------
 
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e != nullptr; ++e) {
-      const std::string_view entry(*e);
-      const auto name = entry.substr(0, entry.find('='));
-      if (!options_.env.contains(std::string(name))) env_strings.emplace_back(entry);
+  // Writes what the pipe takes now; the rest waits for the child to read.
+  void write_out() {
+    if (closed_ || failure_ || !stdin_.is_open()) return;
+    while (out_sent_ < out_.size()) {
+      const ssize_t n = ::send(stdin_.native_handle(), out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
+      if (n >= 0) {
+        out_sent_ += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        // Keep the buffer from growing by what was already written.
+        if (out_sent_ > out_.size() / 2) out_.erase(0, std::exchange(out_sent_, 0));
+        waiting_writable_ = true;
+        stdin_.async_wait(asio::posix::descriptor_base::wait_write, [self = shared_from_this()](const boost::system::error_code& ec) {
+          self->waiting_writable_ = false;
+          if (!ec) self->write_out();
+        });
+        return;
+      }
+      return report_failure(system_error("writing to the server failed"));
     }
-    for (const auto& [name, value] : options_.env) env_strings.push_back(name + "=" + value);
-    std::vector<char*> envp;
-    for (auto& s : env_strings) envp.push_back(s.data());
-    envp.push_back(nullptr);
-    std::vector<std::string> arg_strings{options_.command};
-    arg_strings.insert(arg_strings.end(), options_.args.begin(), options_.args.end());
-    std::vector<char*> argv;
-    for (auto& s : arg_strings) argv.push_back(s.data());
-    argv.push_back(nullptr);
-
-    pid_t pid = 0;
-    const int rc = ::posix_spawnp(&pid, options_.command.c_str(), &actions, &attributes, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attributes);
-    ::close(in.read);
-    ::close(out.write);
-    ::close(err.write);
-    if (rc != 0) {
-      ::close(in.write);
-      ::close(out.read);
-      ::close(err.read);
-      return make_error(ErrorKind::transport, "cannot start " + options_.command + ": " + std::strerror(rc));
-    }
-    pid_ = pid;
-    stdin_fd_ = in.write;
-    // Our end only (the child has its own): send() must never block on a full pipe.
-    (void)::fcntl(stdin_fd_, F_SETFL, ::fcntl(stdin_fd_, F_GETFL) | O_NONBLOCK);
-    stdout_fd_ = out.read;
-    stderr_fd_ = err.read;
-    return {};
+    out_.clear();
+    out_sent_ = 0;
   }
 
-  void report_failure(const Error& error) {
-    {
-      std::lock_guard lock(mutex_);
-      if (failure_ || closing_) return;
-      failure_ = error;
-      ready_.notify_all();
+  // On close: what send() accepted still reaches a child that reads it, within terminate_grace.
+  void flush_before_close() {
+    const auto deadline = std::chrono::steady_clock::now() + options_.terminate_grace;
+    while (!failure_ && stdin_.is_open() && out_sent_ < out_.size()) {
+      const ssize_t n = ::send(stdin_.native_handle(), out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
+      if (n >= 0) {
+        out_sent_ += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (errno == EINTR) continue;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if ((errno != EAGAIN && errno != EWOULDBLOCK) || left.count() <= 0) break;
+      pollfd writable{stdin_.native_handle(), POLLOUT, 0};
+      (void)::poll(&writable, 1, static_cast<int>(left.count()));
     }
-    if (events_.failed) events_.failed(error);
+  }
+
+  // ---- stdout ---------------------------------------------------------------------------------
+
+  void read_stdout() {
+    stdout_.async_read_some(asio::buffer(chunk_.get(), kReadChunk),
+                            [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) { self->on_stdout(ec, n); });
   }
 
   // Lines of stdout → messages; the end of stdout → the process is gone.
-  void read_stdout() {
-    std::string line;
-    char chunk[64 * 1024];
-    for (;;) {
-      const ssize_t n = ::read(stdout_fd_, chunk, sizeof chunk);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      std::string_view data(chunk, static_cast<std::size_t>(n));
-      while (!data.empty()) {
-        const auto newline = data.find('\n');
-        const auto piece = data.substr(0, newline);
-        if (line.size() + piece.size() > options_.limits.max_frame_bytes) {
-          report_failure(make_error(ErrorKind::protocol, "frame of more than " + std::to_string(options_.limits.max_frame_bytes) +
-                                                             " bytes from " + describe()));
-          return;
-        }
-        line.append(piece);
-        if (newline == std::string_view::npos) break;
-        data.remove_prefix(newline + 1);
-        deliver(line);
-        line.clear();
+  void on_stdout(const boost::system::error_code& ec, std::size_t n) {
+    if (closed_ || failure_) return;
+    if (ec) return wait_for_exit(0);
+    std::string_view data(chunk_.get(), n);
+    while (!data.empty()) {
+      const auto newline = data.find('\n');
+      const auto piece = data.substr(0, newline);
+      if (line_.size() + piece.size() > options_.limits.max_frame_bytes)
+        return report_failure(make_error(ErrorKind::protocol, "frame of more than " + std::to_string(options_.limits.max_frame_bytes) +
+                                                                  " bytes from " + describe()));
+      if (newline == std::string_view::npos) {
+        line_.append(piece);
+        break;
       }
+      data.remove_prefix(newline + 1);
+      if (line_.empty()) {
+        deliver(piece);  // the whole line is in this chunk: no copy
+      } else {
+        line_.append(piece);
+        deliver(line_);
+        line_.clear();
+      }
+      if (closed_ || failure_) return;
     }
-    // Give an exiting child a moment so the message can say how it ended.
-    const int status = wait_exit(std::chrono::milliseconds(500));
-    report_failure(make_error(ErrorKind::transport, "the server process " + std::to_string(pid_.load()) + " " +
-                                                        (status >= 0 ? describe_status(status) : std::string("closed its stdout"))));
+    read_stdout();
   }
 
   void deliver(std::string_view line) {
@@ -222,107 +281,92 @@ class ChildProcessTransport final : public ClientTransport {
                             {{"reason", message.error().message}, {"line", telemetry::truncate_for_log(line, 120)}});
       return;
     }
-    {
-      std::lock_guard lock(mutex_);
-      if (closing_ || failure_) return;
-    }
     if (events_.message) events_.message(std::move(*message));
   }
 
+  // stdout ended: give an exiting child a moment so that the failure can say how it ended.
+  void wait_for_exit(int polls) {
+    if (closed_ || failure_) return;
+    const int status = reap(true);
+    if (status < 0 && polls * kExitPoll < kExitWait) {
+      exit_timer_.expires_after(kExitPoll);
+      exit_timer_.async_wait([self = shared_from_this(), polls](const boost::system::error_code& ec) {
+        if (!ec) self->wait_for_exit(polls + 1);
+      });
+      return;
+    }
+    report_failure(make_error(ErrorKind::transport, "the server process " + std::to_string(pid_.load()) + " " +
+                                                        (status >= 0 ? describe_status(status) : std::string("closed its stdout"))));
+  }
+
+  // ---- stderr ---------------------------------------------------------------------------------
+
   void read_stderr() {
-    std::string line;
-    char chunk[4096];
+    stderr_.async_read_some(asio::buffer(stderr_chunk_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+      if (self->closed_) return;  // close() reads what is left itself
+      if (ec) return self->end_stderr();
+      self->forward_stderr({self->stderr_chunk_.data(), n});
+      self->read_stderr();
+    });
+  }
+
+  void forward_stderr(std::string_view data) {
+    for (auto newline = data.find('\n'); newline != std::string_view::npos; newline = data.find('\n')) {
+      append_stderr(data.substr(0, newline));
+      options_.on_stderr(stderr_line_);
+      stderr_line_.clear();
+      data.remove_prefix(newline + 1);
+    }
+    append_stderr(data);
+  }
+
+  void append_stderr(std::string_view piece) {  // a line longer than the cap is cut, not buffered
+    stderr_line_.append(piece.substr(0, kMaxStderrLine - std::min(kMaxStderrLine, stderr_line_.size())));
+  }
+
+  void end_stderr() {
+    if (!stderr_line_.empty()) options_.on_stderr(std::exchange(stderr_line_, {}));
+  }
+
+  // After the child is gone: the lines it wrote last, up to the end of its stderr.
+  void drain_stderr() {
+    if (!stderr_.is_open()) return;
     for (;;) {
-      const ssize_t n = ::read(stderr_fd_, chunk, sizeof chunk);
+      const ssize_t n = ::read(stderr_.native_handle(), stderr_chunk_.data(), stderr_chunk_.size());
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
-      if (!options_.on_stderr) {
-        [[maybe_unused]] const auto written = ::write(STDERR_FILENO, chunk, static_cast<std::size_t>(n));
-        continue;
-      }
-      for (ssize_t i = 0; i < n; ++i) {
-        if (chunk[i] != '\n') {
-          if (line.size() < 64 * 1024) line += chunk[i];
-          continue;
-        }
-        options_.on_stderr(line);
-        line.clear();
-      }
+      forward_stderr({stderr_chunk_.data(), static_cast<std::size_t>(n)});
     }
-    if (!line.empty() && options_.on_stderr) options_.on_stderr(line);
+    end_stderr();
   }
 
-  // Writes `message` and its newline without blocking; returns how many bytes the pipe took
-  // (an error counts as nothing written: the writer thread meets it again and reports it).
-  std::size_t write_now(std::string_view message) {
-    iovec parts[2] = {{const_cast<char*>(message.data()), message.size()}, {const_cast<char*>("\n"), 1}};
-    ssize_t n;
-    do {
-      n = ::writev(stdin_fd_, parts, 2);
-    } while (n < 0 && errno == EINTR);
-    return n < 0 ? 0 : static_cast<std::size_t>(n);
+  // ---- the end --------------------------------------------------------------------------------
+
+  void report_failure(const Error& error) {
+    if (failure_ || closed_) return;
+    failure_ = error;
+    if (events_.failed) events_.failed(error);
   }
 
-  void write_stdin() {
-    // A child that stops reading must not kill us with SIGPIPE: block it on this thread (the
-    // write then fails with EPIPE).
-    sigset_t pipe_signal;
-    sigemptyset(&pipe_signal);
-    sigaddset(&pipe_signal, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
-    std::string writing;
-    for (;;) {
-      {
-        std::unique_lock lock(mutex_);
-        writer_busy_ = false;
-        ready_.wait(lock, [&] { return !queued_.empty() || closing_ || failure_; });
-        if (queued_.empty() || failure_) break;
-        writing.swap(queued_);
-        queued_.clear();
-        writer_busy_ = true;
-      }
-      std::string_view data(writing);
-      while (!data.empty()) {
-        const ssize_t n = ::write(stdin_fd_, data.data(), data.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && errno == EAGAIN) {
-          pollfd writable{stdin_fd_, POLLOUT, 0};
-          (void)::poll(&writable, 1, -1);
-          continue;
-        }
-        if (n < 0) {
-          report_failure(make_error(ErrorKind::transport, std::string("writing to the server failed: ") + std::strerror(errno)));
-          close_fd(stdin_fd_);
-          return;
-        }
-        data.remove_prefix(static_cast<std::size_t>(n));
-      }
-      writing.clear();
-    }
-    close_fd(stdin_fd_);
+  // Reaps the child once; -1 while it runs (nonblocking) or when already reaped.
+  int reap(bool nonblocking) {
+    if (reaped_ || pid_ <= 0) return reaped_ ? exit_status_ : -1;
+    int status = 0;
+    if (::waitpid(pid_, &status, nonblocking ? WNOHANG : 0) != pid_) return -1;
+    reaped_ = true;
+    exit_status_ = status;
+    return status;
   }
 
-  // Waits for the child to exit for up to `grace`; returns its status or -1.
+  // Waits (blocking) for the child to exit for up to `grace`; returns its status or -1.
   int wait_exit(std::chrono::milliseconds grace) {
     const auto deadline = std::chrono::steady_clock::now() + grace;
     for (;;) {
       const int status = reap(true);
       if (status >= 0) return status;
       if (std::chrono::steady_clock::now() >= deadline) return -1;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      std::this_thread::sleep_for(kExitPoll);
     }
-  }
-
-  // Reaps the child once; -1 while it runs (nonblocking) or when already reaped.
-  int reap(bool nonblocking) {
-    std::lock_guard lock(reap_mutex_);
-    if (reaped_ || pid_ <= 0) return reaped_ ? exit_status_ : -1;
-    int status = 0;
-    const pid_t r = ::waitpid(pid_, &status, nonblocking ? WNOHANG : 0);
-    if (r != pid_) return -1;
-    reaped_ = true;
-    exit_status_ = status;
-    return status;
   }
 
   void terminate() {
@@ -335,25 +379,52 @@ class ChildProcessTransport final : public ClientTransport {
     reap(false);
   }
 
-  StdioTransportOptions options_;
-  Events events_;
-  std::atomic<pid_t> pid_{-1};
-  int stdin_fd_ = -1;
-  int stdout_fd_ = -1;
-  int stderr_fd_ = -1;
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::string queued_;
-  bool writer_busy_ = false;  // the writer thread is writing what it took from queued_
-  bool closing_ = false;
+  const StdioTransportOptions options_;
+  asio::any_io_executor executor_;
+  ClientTransport::Events events_;
+  std::atomic<pid_t> pid_{-1};  // read by describe() from any thread
+  asio::posix::stream_descriptor stdin_, stdout_, stderr_;
+  asio::steady_timer exit_timer_;
+
+  std::string out_;            // sent, not yet written past out_sent_
+  std::size_t out_sent_ = 0;
+  bool flush_posted_ = false;  // a write_out is queued behind the handlers already posted
+  bool waiting_writable_ = false;
+
+  std::unique_ptr<char[]> chunk_ = std::make_unique<char[]>(kReadChunk);
+  std::string line_;  // the start of a line whose end has not arrived
+  std::array<char, 4096> stderr_chunk_{};
+  std::string stderr_line_;
+
   bool closed_ = false;
   std::optional<Error> failure_;  // set once, when the transport fails
-  std::mutex reap_mutex_;
   bool reaped_ = false;
   int exit_status_ = 0;
-  std::thread reader_;
-  std::thread stderr_reader_;
-  std::thread writer_;
+};
+
+class ChildProcessTransport final : public ClientTransport {
+ public:
+  explicit ChildProcessTransport(StdioTransportOptions options) : options_(std::move(options)) {}
+  ~ChildProcessTransport() override { close(); }
+
+  void start(Events events, boost::asio::any_io_executor executor) override {
+    child_ = std::make_shared<Child>(std::move(options_), std::move(executor));
+    child_->start(std::move(events));
+  }
+  Result<void> send(std::string message) override {
+    if (!child_) return make_error(ErrorKind::state, "the stdio transport was not started");
+    return child_->send(message);
+  }
+  void close() override {
+    if (child_) child_->close();
+  }
+  bool resumable() const noexcept override { return false; }
+  void initialized(std::string_view) override {}
+  std::string describe() const override { return child_ ? child_->describe() : "stdio (" + options_.command + ", not started)"; }
+
+ private:
+  StdioTransportOptions options_;  // moved into the Child by start()
+  std::shared_ptr<Child> child_;
 };
 
 }  // namespace

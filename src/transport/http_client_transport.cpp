@@ -187,7 +187,8 @@ class HttpClientTransport final : public ClientTransport {
   explicit HttpClientTransport(HttpTransportOptions options);
   ~HttpClientTransport() override;
 
-  void start(Events events) override;
+  // Runs its I/O on its own thread (one io_context, one strand), not on the connection's executor.
+  void start(Events events, boost::asio::any_io_executor) override;
   Result<void> send(std::string message) override;
   void close() override;
   bool resumable() const noexcept override { return true; }
@@ -307,7 +308,7 @@ HttpClientTransport::~HttpClientTransport() {
   pool_->close_all();
 }
 
-void HttpClientTransport::start(Events events) {
+void HttpClientTransport::start(Events events, boost::asio::any_io_executor) {
   std::lock_guard lock(mutex_);
   if (phase_ != Phase::created) return;
   phase_ = Phase::running;

@@ -59,7 +59,7 @@ struct FakeLink {
 class FakeTransport final : public ClientTransport {
  public:
   explicit FakeTransport(std::shared_ptr<FakeLink> link) : link_(std::move(link)) {}
-  void start(Events events) override {
+  void start(Events events, boost::asio::any_io_executor) override {
     link_->events = std::move(events);
     link_->started = true;
   }

@@ -6,6 +6,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
@@ -222,7 +223,10 @@ TEST(ClientInterop, ServerEverythingOverStreamableHttp) {
                                         .args = {kEverything, "streamableHttp"},
                                         .env = {{"PORT", std::to_string(port)}},
                                         .on_stderr = [](std::string_view) {}});
-  launcher->start({.message = [](jsonrpc::Message) {}, .failed = [](Error) {}, .session_lost = [] {}});
+  boost::asio::io_context launcher_io;
+  auto launcher_work = boost::asio::make_work_guard(launcher_io);
+  launcher->start({.message = [](jsonrpc::Message) {}, .failed = [](Error) {}, .session_lost = [] {}}, launcher_io.get_executor());
+  std::thread launcher_thread([&] { launcher_io.run(); });
   const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/mcp";
   Result<std::shared_ptr<Client>> client = make_error(ErrorKind::transport, "not started");
   for (int attempt = 0; attempt < 100 && !client; ++attempt) {
@@ -232,6 +236,8 @@ TEST(ClientInterop, ServerEverythingOverStreamableHttp) {
   ASSERT_TRUE(client) << client.error().describe();
   exercise_everything(**client);
   (*client)->stop();
+  launcher_io.stop();  // close() runs once the transport's executor has stopped
+  launcher_thread.join();
   launcher->close();
 }
 

@@ -395,7 +395,7 @@ HttpTransportOptions options_for(const ScriptedServer& server) {
 // A started transport and what it reported.
 struct Harness {
   explicit Harness(HttpTransportOptions options) : transport(make_http_transport(std::move(options))) {
-    transport->start(recorder.events());
+    transport->start(recorder.events(), {});
   }
   Recorder recorder;
   std::unique_ptr<ClientTransport> transport;
@@ -955,7 +955,7 @@ TEST(HttpClientTransport, SendBeforeStartAndInvalidMessagesAreRefused) {
   ASSERT_FALSE(sent);
   EXPECT_EQ(sent.error().kind, ErrorKind::transport);
   Recorder recorder;
-  transport->start(recorder.events());
+  transport->start(recorder.events(), {});
   auto invalid = transport->send("{not json");
   ASSERT_FALSE(invalid);
   EXPECT_EQ(invalid.error().kind, ErrorKind::internal);
