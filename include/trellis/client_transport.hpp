@@ -16,7 +16,8 @@
 //    arrival order, on that executor or on the transport's own thread. `failed` is reported at
 //    most once, and nothing is reported after it or after close().
 //  - start(), send() and close() are called on that executor (or, for close(), once it has
-//    stopped running): a transport that runs its I/O there needs no locks.
+//    stopped running): a transport that runs its I/O there needs no locks. The transport is
+//    destroyed before the execution context behind that executor.
 //  - A message larger than Options::max_frame_bytes is never delivered: the transport fails with
 //    kind `protocol`.
 //  - close() is graceful (stdio: close stdin, wait, SIGTERM, wait, SIGKILL; HTTP: DELETE the

@@ -238,7 +238,7 @@ TEST(ClientInterop, ServerEverythingOverStreamableHttp) {
   (*client)->stop();
   launcher_io.stop();  // close() runs once the transport's executor has stopped
   launcher_thread.join();
-  launcher->close();
+  launcher.reset();  // closes it; a transport goes before the io_context it runs on
 }
 
 TEST(ClientInterop, ServerFilesystemOverStdio) {
