@@ -65,7 +65,9 @@ std::string describe_status(int status) {
   return "ended";
 }
 
-Error system_error(const char* what) { return make_error(ErrorKind::transport, std::string(what) + ": " + std::strerror(errno)); }
+Error system_error(const char* what, int error = errno) {
+  return make_error(ErrorKind::transport, std::string(what) + ": " + std::strerror(error));
+}
 
 // Starts `options.command`; returns its pid and our ends of its stdin/stdout/stderr (stderr only
 // when the caller wants its lines; otherwise the child inherits ours).
@@ -193,44 +195,44 @@ class Child : public std::enable_shared_from_this<Child> {
  private:
   // ---- stdin ----------------------------------------------------------------------------------
 
-  // Writes what the pipe takes now; the rest waits for the child to read.
-  void write_out() {
-    if (closed_ || failure_ || !stdin_.is_open()) return;
+  // Writes what the socket takes now; returns 0 when everything is written, else the errno
+  // that stopped it (EAGAIN: the child has not read enough yet).
+  int write_available() {
     while (out_sent_ < out_.size()) {
       const ssize_t n = ::send(stdin_.native_handle(), out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
       if (n >= 0) {
         out_sent_ += static_cast<std::size_t>(n);
-        continue;
+      } else if (errno != EINTR) {
+        return errno == EWOULDBLOCK ? EAGAIN : errno;
       }
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        // Keep the buffer from growing by what was already written.
-        if (out_sent_ > out_.size() / 2) out_.erase(0, std::exchange(out_sent_, 0));
-        waiting_writable_ = true;
-        stdin_.async_wait(asio::posix::descriptor_base::wait_write, [self = shared_from_this()](const boost::system::error_code& ec) {
-          self->waiting_writable_ = false;
-          if (!ec) self->write_out();
-        });
-        return;
-      }
-      return report_failure(system_error("writing to the server failed"));
     }
     out_.clear();
     out_sent_ = 0;
+    return 0;
+  }
+
+  // Writes what the socket takes now; the rest waits for the child to read.
+  void write_out() {
+    if (closed_ || failure_ || !stdin_.is_open()) return;
+    const int error = write_available();
+    if (error == 0) return;
+    if (error != EAGAIN) return report_failure(system_error("writing to the server failed", error));
+    // Keep the buffer from growing by what was already written.
+    if (out_sent_ > out_.size() / 2) out_.erase(0, std::exchange(out_sent_, 0));
+    waiting_writable_ = true;
+    stdin_.async_wait(asio::posix::descriptor_base::wait_write, [self = shared_from_this()](const boost::system::error_code& ec) {
+      self->waiting_writable_ = false;
+      if (!ec) self->write_out();
+    });
   }
 
   // On close: what send() accepted still reaches a child that reads it, within terminate_grace.
   void flush_before_close() {
+    if (failure_ || !stdin_.is_open()) return;
     const auto deadline = std::chrono::steady_clock::now() + options_.terminate_grace;
-    while (!failure_ && stdin_.is_open() && out_sent_ < out_.size()) {
-      const ssize_t n = ::send(stdin_.native_handle(), out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
-      if (n >= 0) {
-        out_sent_ += static_cast<std::size_t>(n);
-        continue;
-      }
-      if (errno == EINTR) continue;
+    while (write_available() == EAGAIN) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if ((errno != EAGAIN && errno != EWOULDBLOCK) || left.count() <= 0) break;
+      if (left.count() <= 0) return;
       pollfd writable{stdin_.native_handle(), POLLOUT, 0};
       (void)::poll(&writable, 1, static_cast<int>(left.count()));
     }

@@ -87,14 +87,6 @@ class TransportHarness {
     std::lock_guard lock(mutex_);
     return failures_;
   }
-  std::size_t message_count() {
-    std::lock_guard lock(mutex_);
-    return messages_.size();
-  }
-  std::size_t failure_count() {
-    std::lock_guard lock(mutex_);
-    return failures_.size();
-  }
 
  private:
   boost::asio::io_context io_{1};
@@ -127,7 +119,7 @@ TEST(StdioClientTransport, MessagesBeyondAFullPipeArriveInOrder) {
   ASSERT_TRUE(h.wait_for_messages(kMessages));
   const auto seen = h.messages();
   for (int n = 0; n < kMessages; ++n) ASSERT_EQ(seen[static_cast<std::size_t>(n)].params.at("n").as_int64(), n);
-  EXPECT_EQ(h.failure_count(), 0u);
+  EXPECT_EQ(h.failures().size(), 0u);
 }
 
 // Sends made in one handler go out together (one write after the handler) and keep their order.
@@ -224,7 +216,7 @@ TEST(StdioClientTransport, AFrameAtTheLimitIsDeliveredAndOnePastItFails) {
   ASSERT_TRUE(h.send(notification(2, std::string(kLimit + 1 - base.size(), 'z'))));
   ASSERT_TRUE(h.wait_for_failures(1));
   EXPECT_EQ(h.failures().front().kind, ErrorKind::protocol);
-  EXPECT_EQ(h.message_count(), 1u);
+  EXPECT_EQ(h.messages().size(), 1u);
 }
 
 // max_queued_bytes: sends in one handler are not written until it returns, so they queue exactly.
