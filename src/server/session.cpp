@@ -102,6 +102,7 @@ std::string SessionImpl::protocol_version() const {
 boost::json::object SessionImpl::debug_state() const { return machine_.debug_state(inflight_.size()); }
 
 void SessionImpl::on_message(jsonrpc::Message message, std::shared_ptr<Outbound> reply) {
+  reap_finished();  // before the in-flight limit, duplicate ids and cancellations are looked at
   switch (message.kind()) {
     case jsonrpc::MessageKind::request: return on_request(std::move(message), std::move(reply));
     case jsonrpc::MessageKind::notification: return on_notification(message);
@@ -171,12 +172,13 @@ void SessionImpl::on_request(jsonrpc::Message message, std::shared_ptr<Outbound>
 }
 
 void SessionImpl::run_on_worker(const Method& method, jsonrpc::Message message, std::shared_ptr<Outbound> reply) {
-  InFlight& entry = inflight_[message.id()];
-  // The node of an unordered_map stays put until it is erased, and only forget() erases it, after
-  // this worker is done with the flag.
-  const std::atomic<bool>* cancelled = &entry.cancelled;
-  core_->workers().post([self = shared_from_this(), fn = method.fn, message = std::move(message), cancelled,
-                         stop = entry.stop.get_token(), reply = std::move(reply)]() mutable {
+  const auto slot = inflight_.try_emplace(message.id()).first;
+  // The node of an unordered_map stays put until it is erased, and only reap_finished() erases
+  // it, after the worker has handed it back.
+  InFlight* entry = &slot->second;
+  entry->id = &slot->first;
+  core_->workers().post([self = shared_from_this(), fn = method.fn, message = std::move(message), entry,
+                         stop = entry->stop.get_token(), reply = std::move(reply)]() mutable {
     static const boost::json::object kNoParams;
     const auto* params = message.params().if_object();
     RequestContextImpl context(*self, params ? *params : kNoParams, stop, reply);
@@ -191,16 +193,33 @@ void SessionImpl::run_on_worker(const Method& method, jsonrpc::Message message, 
     // The worker answers itself instead of handing the response back to the strand: one thread
     // hand-off less on every call. A cancelled request gets no response (MCP cancellation); a
     // cancellation that arrives while the response is being sent is the race the spec allows.
-    if (reply && !cancelled->load(std::memory_order_acquire)) reply->send(encode_outcome(message.id(), outcome));
-    // Forgotten before finish(): the transport admits the next request only after finish(), so
-    // the strand never counts this one against the session's in-flight limit any more.
-    boost::asio::post(self->strand_, [self, id = message.id()] { self->forget(id); });
+    if (reply && !entry->cancelled.load(std::memory_order_acquire)) reply->send(encode_outcome(message.id(), outcome));
+    // Handed back before finish(): the transport admits the next request only after finish(), and
+    // the strand reaps before it looks at that request, so this one never counts against the
+    // session's in-flight limit any more.
+    self->finished(entry);
     if (reply) reply->finish();
   });
 }
 
-void SessionImpl::forget(const jsonrpc::Id& id) {
-  inflight_.erase(id);
+void SessionImpl::finished(InFlight* entry) {
+  entry->next_finished = finished_.load(std::memory_order_relaxed);
+  while (!finished_.compare_exchange_weak(entry->next_finished, entry, std::memory_order_seq_cst,
+                                          std::memory_order_relaxed)) {
+  }
+  // Pairs with begin_close(), which sets draining_ and then reaps: either that reap takes this
+  // entry, or this sees draining_ and has the strand reap again.
+  if (draining_.load(std::memory_order_seq_cst))
+    boost::asio::post(strand_, [self = shared_from_this()] { self->reap_finished(); });
+}
+
+void SessionImpl::reap_finished() {
+  if (finished_.load(std::memory_order_relaxed) == nullptr && !draining_.load(std::memory_order_relaxed)) return;
+  for (InFlight* entry = finished_.exchange(nullptr, std::memory_order_seq_cst); entry != nullptr;) {
+    InFlight* next = entry->next_finished;
+    inflight_.erase(inflight_.find(*entry->id));
+    entry = next;
+  }
   if (inflight_.empty() && machine_.is(MState::draining)) drain_finished_or_timeout(false);
 }
 
@@ -348,6 +367,8 @@ Result<boost::json::value> SessionImpl::request_client(const std::shared_ptr<Out
 }
 
 void SessionImpl::begin_close() {
+  draining_.store(true, std::memory_order_seq_cst);
+  reap_finished();
   switch (machine_.state()) {
     case MState::uninitialized:
     case MState::initializing: return become_closed(MEvent::shutdown);

@@ -4,8 +4,9 @@
 // Asio; a regular file or /dev/null, which epoll refuses, is simply read), splits lines, decodes
 // them and runs the session's strand, so a request reaches its worker after a single thread
 // hand-off. Whoever sends a message writes stdout directly, batching what others send meanwhile
-// (StdoutWriter). At the session's limit of requests in flight the reader stops reading until one
-// finishes (backpressure by not reading). Nothing but protocol messages is written to stdout.
+// (StdoutWriter). At the session's limit of requests in flight the reader stops reading until half
+// of them have finished (backpressure by not reading). Nothing but protocol messages is written to
+// stdout.
 #include "trellis/server.hpp"
 #include "trellis/server_session.hpp"
 #include "trellis/telemetry/log.hpp"
@@ -43,7 +44,7 @@ class StdoutWriter final : public Outbound {
   // Producers wait while this much is pending and not yet written (the client is not reading).
   static constexpr std::size_t kMaxPendingBytes = 64 * 1024 * 1024;
 
-  StdoutWriter(int fd, std::size_t max_in_flight) : fd_(fd), max_in_flight_(max_in_flight) {
+  StdoutWriter(int fd, std::size_t max_in_flight) : fd_(fd), max_in_flight_(max_in_flight), resume_at_(max_in_flight / 2) {
     // A pipe of 1 MiB (the unprivileged maximum) instead of 64 KiB: a large result crosses it in
     // 16 times fewer wake-ups of the reader. Not a pipe, or not allowed: nothing changes.
     (void)::fcntl(fd_, F_SETPIPE_SZ, 1024 * 1024);
@@ -77,8 +78,13 @@ class StdoutWriter final : public Outbound {
     return ok;
   }
   bool streaming() const noexcept override { return true; }
+  // A reader stopped at the limit resumes once half the slots are free again, not at the first
+  // one: while a client keeps the session at its limit, the reader's thread is woken once per
+  // max/2 finished requests (and then admits that many in one go) instead of once per request.
+  // Only the finish that brings the count down to resume_at_ looks: a reader that stopped (at the
+  // limit) cannot see the count below it until that finish has run, so no wake-up is lost.
   void finish() override {
-    if (in_flight_.fetch_sub(1, std::memory_order_acq_rel) < max_in_flight_) return;
+    if (in_flight_.fetch_sub(1, std::memory_order_acq_rel) - 1 != resume_at_) return;
     std::function<void()> resume;
     {
       std::lock_guard lock(admission_mutex_);  // the reader may be waiting for this slot
@@ -96,7 +102,7 @@ class StdoutWriter final : public Outbound {
     return false;
   }
   // After admit() said no: true when a slot came free in between (the request is admitted),
-  // otherwise false, and `on_slot_free` runs once one does.
+  // otherwise false, and `on_slot_free` runs once half the slots are free (see finish()).
   bool admit_or_call_when_free(std::function<void()> on_slot_free) {
     std::lock_guard lock(admission_mutex_);
     if (admit()) return true;
@@ -142,6 +148,7 @@ class StdoutWriter final : public Outbound {
 
   const int fd_;
   const std::size_t max_in_flight_;
+  const std::size_t resume_at_;
   std::atomic<std::size_t> in_flight_{0};
   std::mutex admission_mutex_;
   std::function<void()> on_slot_free_;

@@ -207,9 +207,13 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
     });
   }
 
-  // Answers one request in JSON mode, from any thread.
-  void respond_json(std::string body) {
-    asio::post(socket_.get_executor(), [self = shared_from_this(), body = std::move(body)]() mutable {
+  // Answers one request in JSON mode, from any thread, then closes `session_to_close` if given
+  // (a stateless session ends with its answer). Closed from here, on an I/O thread, where posting
+  // to the session costs no wake-up; a worker calling close() itself would pay one.
+  void respond_json(std::string body, std::shared_ptr<Session> session_to_close) {
+    asio::post(socket_.get_executor(), [self = shared_from_this(), body = std::move(body),
+                                        session_to_close = std::move(session_to_close)]() mutable {
+      if (session_to_close) session_to_close->close();
       if (body.empty()) return self->respond(http::status::accepted, {}, {});
       self->respond(http::status::ok, std::move(body), "application/json");
     });
@@ -528,10 +532,9 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
         std::lock_guard lock(mutex_);
         body = std::move(body_);
       }
-      connection_->respond_json(std::move(body));
       entry_->requests_in_flight--;
       entry_->last_activity_ms = StreamableHttpServer::Impl::now_ms();
-      if (stateless_) entry_->session->close();
+      connection_->respond_json(std::move(body), stateless_ ? entry_->session : nullptr);
     }
 
    private:

@@ -378,6 +378,25 @@ TEST(ServerSession, DrainingRejectsNewRequestsAndFinishesActiveOnes) {
   ASSERT_TRUE(h.out->wait([&](const auto&, int) { return h.session->closed(); }, std::chrono::seconds(5)) || h.session->closed());
 }
 
+// Workers hand finished requests back without a post to the session; the session reaps them
+// before it looks at the next message. So a finished call neither counts against the in-flight
+// limit nor blocks its id: with a limit of 2, five calls one after another, all with the same id,
+// each sent once the previous one's request is over (finish() seen), are all answered.
+TEST(ServerSession, FinishedCallsFreeTheirSlotAndTheirId) {
+  SessionHarness h({.max_inflight_per_session = 2});
+  add_echo(h.server);
+  h.open();
+  h.initialize();
+  for (int i = 0; i < 5; ++i) {
+    auto reply = std::make_shared<testing::RecordingOutbound>();
+    h.send(R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"again"}}})", reply);
+    ASSERT_TRUE(reply->wait([](const auto&, int finished) { return finished == 1; })) << "call " << i;
+    const auto r = reply->response(7);
+    ASSERT_TRUE(has_result(r)) << "call " << i << ": " << boost::json::serialize(r);
+    EXPECT_EQ(r.at("result").at("content").at(0).at("text"), "again");
+  }
+}
+
 TEST(ServerSession, CoroutineHandlersCanAwaitAsioOperations) {
   SessionHarness h;
   ASSERT_TRUE(h.server.add_tool(

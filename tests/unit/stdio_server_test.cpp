@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include <unistd.h>
@@ -164,6 +166,52 @@ TEST(StdioServer, PipelinedCallsBeyondTheInFlightLimitWaitInsteadOfFailing) {
   writer.join();
   EXPECT_EQ(results, kCalls);
   EXPECT_EQ(peak.load(), 4) << "the limit is reached and never passed";
+}
+
+// Stopped at the limit, the reader resumes once half the slots are free, not at the first one
+// (one wake-up of the reader per limit/2 finished calls): limit 4, six calls held by the test.
+// After one finishes the fifth must still wait; after a second, the fifth and sixth run.
+TEST(StdioServer, AtTheLimitReadingResumesOnceHalfTheSlotsAreFree) {
+  StdioHarness h({.worker_threads = 8, .max_inflight_per_session = 4});
+  std::mutex mutex;
+  std::condition_variable changed;
+  int started = 0, releases = 0;
+  ASSERT_TRUE(h.server.add_tool({.name = "hold"}, [&](RequestContext&, const boost::json::object&) -> Result<boost::json::object> {
+    std::unique_lock lock(mutex);
+    ++started;
+    changed.notify_all();
+    changed.wait(lock, [&] { return releases > 0; });
+    --releases;
+    return tool_text("released");
+  }));
+  h.start();
+  h.initialize();
+  std::string batch;
+  for (int id = 1; id <= 6; ++id)
+    batch += R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"method":"tools/call","params":{"name":"hold"}})" + "\n";
+  h.write_raw(batch);
+  auto started_reaches = [&](int count) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, std::chrono::seconds(10), [&] { return started >= count; });
+  };
+  auto release_one = [&] {
+    {
+      std::lock_guard lock(mutex);
+      ++releases;
+    }
+    changed.notify_all();
+    EXPECT_TRUE(h.read_message().as_object().contains("result"));
+  };
+  ASSERT_TRUE(started_reaches(4));
+  release_one();  // 3 in flight: above half the limit, the reader stays stopped
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(started, 4) << "the reader resumed at the first free slot";
+  }
+  release_one();  // 2 in flight: half the limit, the reader admits the last two calls
+  EXPECT_TRUE(started_reaches(6));
+  for (int i = 0; i < 4; ++i) release_one();
 }
 
 // A regular file cannot be polled: it is read as it is, every line answered, and its end is EOF.
