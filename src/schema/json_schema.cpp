@@ -13,10 +13,14 @@
 //     "patternProperties" and the "additionalProperties" beside it (see PropertiesRule).
 //  4. Keep everything in one immutable CompiledSchema shared by all copies.
 //
-// validate() validates fail-fast first (the common, valid case costs one pass), and only for an
-// invalid instance runs again collecting every error, which Reporter turns into messages that name
-// the instance location and what the schema expected there.
+// validate() first asks the schema's flat form, when it has one (FlatObjectSchema: an object of
+// typed scalars, which can prove most tool arguments valid without valijson), then validates
+// fail-fast (the common, valid case costs one pass), and only for an invalid instance runs again
+// collecting every error, which Reporter turns into messages that name the instance location and
+// what the schema expected there.
 #include "trellis/json_schema.hpp"
+
+#include "schema/flat_object_schema.hpp"
 
 // Without this valijson reports a schema it cannot parse by printing to stderr and calling
 // abort(). Only this file includes valijson, so the definition is the same in every translation
@@ -88,6 +92,7 @@ struct CompiledSchema {
   std::vector<PropertiesRule> properties_rules;
   std::deque<StandaloneSchema> standalones;
   valijson::Schema root;
+  std::optional<FlatObjectSchema> flat;  // the fast path, when the schema has that form
 };
 
 }  // namespace detail
@@ -1300,6 +1305,7 @@ Result<JsonSchema> JsonSchema::compile(const boost::json::value& schema) {
       parser.populateSchema(BoostJsonAdapter(compiled->document), *standalone.schema);
     }
     root_reference = "#/d";
+    compiled->flat = detail::FlatObjectSchema::recognize(compiled->source);
   } catch (const SchemaProblem& problem) {
     const std::string where = problem.pointer.empty() ? "the root" : problem.pointer;
     return make_error(ErrorKind::config, "invalid JSON Schema at " + bounded(where, 200) + ": " + problem.what);
@@ -1318,6 +1324,7 @@ const boost::json::value& JsonSchema::json() const noexcept { return compiled_->
 
 Result<void> JsonSchema::validate(const boost::json::value& instance, std::string_view subject) const {
   const CompiledSchema& compiled = *compiled_;
+  if (compiled.flat && compiled.flat->proves_valid(instance)) return {};
   InstanceShape shape;
   inspect(instance, 1, shape);
   if (shape.too_deep) {
