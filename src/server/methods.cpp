@@ -99,13 +99,15 @@ Value SessionImpl::call_tool(SessionImpl& self, const boost::json::object& param
   const ToolEntry* tool = catalog->find_tool(*name);
   if (tool == nullptr) return jsonrpc::invalid_params("unknown tool: " + std::string(*name));
 
-  static const boost::json::object kNoArguments;
+  static const boost::json::value kNoArguments = boost::json::object();
   const auto* arguments = member(params, "arguments");
   if (arguments != nullptr && !arguments->is_null() && !arguments->is_object())
     return jsonrpc::invalid_params("arguments must be an object");
-  const auto& args = arguments && arguments->is_object() ? arguments->get_object() : kNoArguments;
+  // Validated as the value it is: passing the object would copy it into a temporary value.
+  const boost::json::value& args_value = arguments && arguments->is_object() ? *arguments : kNoArguments;
+  const auto& args = args_value.get_object();
   // Invalid input is a tool execution error, so the model can read it and correct itself.
-  if (auto valid = tool->input_schema->validate(args, "arguments"); !valid)
+  if (auto valid = tool->input_schema->validate(args_value, "arguments"); !valid)
     return boost::json::value(tool_error("invalid arguments for tool " + std::string(*name) + ": " + valid.error().message));
 
   Result<boost::json::object> result = make_error(ErrorKind::internal, "tool did not run");
