@@ -5,6 +5,7 @@
 #include <array>
 #include <limits>
 #include <string_view>
+#include <utility>
 
 namespace trellis::detail {
 namespace {
@@ -110,16 +111,27 @@ std::optional<FlatObjectSchema> FlatObjectSchema::recognize(const boost::json::v
     }
   }
   if (!typed_object) return std::nullopt;
+  std::sort(flat.properties_.begin(), flat.properties_.end(),
+            [](const Property& a, const Property& b) { return a.name < b.name; });
   for (const auto& name : required ? *required : boost::json::array{}) {
     const auto* text = name.if_string();
     if (text == nullptr) return std::nullopt;
-    const auto property = std::find_if(flat.properties_.begin(), flat.properties_.end(),
-                                       [&](const Property& p) { return p.name == *text; });
-    if (property == flat.properties_.end()) return std::nullopt;  // required but not typed: not flat
+    Property* property = flat.find(*text);
+    if (property == nullptr) return std::nullopt;  // required but not typed: not flat
     if (!property->required) ++flat.required_count_;
     property->required = true;
   }
   return flat;
+}
+
+const FlatObjectSchema::Property* FlatObjectSchema::find(std::string_view name) const noexcept {
+  const auto it = std::lower_bound(properties_.begin(), properties_.end(), name,
+                                   [](const Property& p, std::string_view n) { return p.name < n; });
+  return it != properties_.end() && it->name == name ? &*it : nullptr;
+}
+
+FlatObjectSchema::Property* FlatObjectSchema::find(std::string_view name) noexcept {
+  return const_cast<Property*>(std::as_const(*this).find(name));
 }
 
 bool FlatObjectSchema::proves_valid(const boost::json::value& instance) const noexcept {
@@ -127,9 +139,8 @@ bool FlatObjectSchema::proves_valid(const boost::json::value& instance) const no
   if (object == nullptr) return false;
   std::size_t required_seen = 0;
   for (const auto& member : *object) {
-    const auto property = std::find_if(properties_.begin(), properties_.end(),
-                                       [&](const Property& p) { return p.name == member.key(); });
-    if (property == properties_.end()) {
+    const Property* property = find(member.key());
+    if (property == nullptr) {
       // An undeclared member: allowed or not, and a structured one may nest deeper than the full
       // validator accepts, which only it checks.
       if (!additional_allowed_ || member.value().is_structured()) return false;
