@@ -160,6 +160,9 @@ class Message {
   const boost::json::value& params() const noexcept { return *params_; }
   // The result of a response (which may itself be null); null for other kinds.
   const boost::json::value& result() const noexcept { return *result_; }
+  // The result moved out of the message, for its owner once it needs nothing else from it: no
+  // copy of the tree (a result can be megabytes). result() is null afterwards.
+  boost::json::value take_result() noexcept;
   // The error of an error response: its code, message and data (null when absent). Zero, empty
   // and null for other kinds.
   int error_code() const noexcept { return error_code_; }

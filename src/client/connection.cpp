@@ -458,14 +458,14 @@ void Connection::on_transport_message(std::uint64_t generation, jsonrpc::Message
         if (machine_.can_fire(E::frame, machine_.state())) fire(E::frame, machine_.state());
         return;
       }
-      return on_response(message);
+      return on_response(std::move(message));
     }
     case jsonrpc::MessageKind::notification: return on_notification(message);
     case jsonrpc::MessageKind::request: return on_server_request(std::move(message));
   }
 }
 
-void Connection::on_response(const jsonrpc::Message& message) {
+void Connection::on_response(jsonrpc::Message message) {
   const auto id = integer_id(message.id());
   const auto state = machine_.state();
   const bool can_record = machine_.can_fire(E::response, state);
@@ -475,7 +475,7 @@ void Connection::on_response(const jsonrpc::Message& message) {
   }
   if (auto it = calls_.find(*id); it != calls_.end()) {
     if (can_record) fire(E::response, state);
-    if (message.kind() == jsonrpc::MessageKind::response) return end_call(*id, message.result(), false, "");
+    if (message.kind() == jsonrpc::MessageKind::response) return end_call(*id, message.take_result(), false, "");
     return end_call(*id, message.remote_error(), false, "");
   }
   if (can_record) fire(E::response, state);

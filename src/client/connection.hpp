@@ -93,7 +93,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Calls.
   void begin_call(std::string method, boost::json::object params, CallOptions options, Done done);
   void send_with_retry(std::string frame, int attempt, std::function<void(Result<void>)> sent);
-  void on_response(const jsonrpc::Message& message);
+  void on_response(jsonrpc::Message message);
   void end_call(std::int64_t id, Result<boost::json::value> outcome, bool tell_server, std::string_view reason);
   void arm_timeout(std::int64_t id, Call& call, std::chrono::milliseconds after);
   void fail_all(const Error& error, bool tell_server);

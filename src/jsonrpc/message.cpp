@@ -35,6 +35,14 @@ Message& Message::operator=(Message&& other) noexcept {
   return *this;
 }
 
+boost::json::value Message::take_result() noexcept {
+  if (result_ == &detail::null_value) return nullptr;
+  // result_ points into json_, which this non-const Message owns; the views are const only so
+  // that readers cannot change the tree under each other.
+  boost::json::value result = std::move(*const_cast<boost::json::value*>(result_));
+  return result;
+}
+
 Error Message::remote_error() const {
   if (kind_ != MessageKind::error_response) {
     return make_error(ErrorKind::internal, "remote_error() called on a " + std::string(to_string(kind_)));

@@ -76,6 +76,20 @@ TEST(JsonrpcDecode, Response) {
   EXPECT_EQ(null_result->kind(), MessageKind::response);
 }
 
+// take_result() hands the owner the tree itself: the same string storage, not a copy.
+TEST(JsonrpcDecode, TakeResultMovesTheTreeOut) {
+  auto message = decode(R"({"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"a text longer than the inline buffer"}]}})");
+  ASSERT_TRUE(message);
+  const char* text = message->result().at("content").at(0).at("text").as_string().data();
+  const boost::json::value result = message->take_result();
+  EXPECT_EQ(result.at("content").at(0).at("text").as_string().data(), text);
+  EXPECT_EQ(result.at("content").at(0).at("text"), "a text longer than the inline buffer");
+  EXPECT_TRUE(message->result().is_null());
+  auto request = decode(R"({"jsonrpc":"2.0","id":2,"method":"ping"})");
+  ASSERT_TRUE(request);
+  EXPECT_TRUE(request->take_result().is_null());  // no result: null, nothing moved
+}
+
 TEST(JsonrpcDecode, ErrorResponse) {
   auto message = decode(R"({"jsonrpc":"2.0","id":3,"error":{"code":-32601,"message":"nope","data":{"m":"x"}}})");
   ASSERT_TRUE(message);
