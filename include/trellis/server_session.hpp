@@ -77,7 +77,9 @@ class Session {
   virtual std::string protocol_version() const = 0;
   // True once the state machine reached `closed`.
   virtual bool closed() const noexcept = 0;
-  // {machine, state, ms_in_state, history, pending} of the session's state machine.
+  // {machine, state, ms_in_state, history, pending} of the session's state machine. `pending`
+  // counts requests in flight, and a finished one until the session handles its next message
+  // (finished requests are reaped then, not one by one).
   virtual boost::json::object debug_state() const = 0;
 };
 
