@@ -39,8 +39,7 @@ boost::json::value Message::take_result() noexcept {
   if (result_ == &detail::null_value) return nullptr;
   // result_ points into json_, which this non-const Message owns; the views are const only so
   // that readers cannot change the tree under each other.
-  boost::json::value result = std::move(*const_cast<boost::json::value*>(result_));
-  return result;
+  return std::move(*const_cast<boost::json::value*>(result_));
 }
 
 Error Message::remote_error() const {
