@@ -93,7 +93,8 @@ class ScriptedServer;
 // The server's side of one exchange.
 class Reply {
  public:
-  Reply(std::function<bool(std::string_view)> write, ScriptedServer& server) : write_(std::move(write)), server_(server) {}
+  Reply(std::function<bool(std::string_view)> write, ScriptedServer& server, int release_generation)
+      : write_(std::move(write)), server_(server), release_generation_(release_generation) {}
 
   void json(std::string_view body, int status = 200, const Headers& extra = {}) {
     head(status, "application/json", extra, body.size());
@@ -119,7 +120,9 @@ class Reply {
   void sse_end() { write_("0\r\n\r\n"); }
   // Closes the connection as soon as the handler returns (mid-stream: an abrupt drop).
   void drop() { dropped = true; }
-  // Blocks until the test calls ScriptedServer::release() or the server stops.
+  // Blocks until the test calls ScriptedServer::release() or the server stops. A release that
+  // came after the request arrived counts even if it came before hold(): the test releases once
+  // it has seen the start of the reply, which the handler may not have got past yet.
   void hold();
 
   bool dropped = false;
@@ -136,6 +139,7 @@ class Reply {
 
   std::function<bool(std::string_view)> write_;
   ScriptedServer& server_;
+  int release_generation_;  // ScriptedServer's release count when the request arrived
 };
 
 class ScriptedServer {
@@ -208,9 +212,8 @@ class ScriptedServer {
  private:
   friend class Reply;
 
-  void wait_released() {
+  void wait_released(int generation) {
     std::unique_lock lock(mutex_);
-    const int generation = release_generation_;
     changed_.wait(lock, [&] { return stopping_ || release_generation_ != generation; });
   }
 
@@ -270,10 +273,12 @@ class ScriptedServer {
       }
       seen.body = message.body();
       seen.at = Clock::now();
+      int generation = 0;
       {
         std::lock_guard lock(mutex_);
         if (stopping_) return;
         requests_.push_back(seen);
+        generation = release_generation_;
       }
       changed_.notify_all();
       Reply reply(
@@ -282,7 +287,7 @@ class ScriptedServer {
             asio::write(stream, asio::buffer(bytes.data(), bytes.size()), write_ec);
             return !write_ec;
           },
-          *this);
+          *this, generation);
       handler_(seen, reply);
       if (reply.dropped) return;
     }
@@ -306,7 +311,7 @@ class ScriptedServer {
   std::atomic<int> connections_{0};
 };
 
-void Reply::hold() { server_.wait_released(); }
+void Reply::hold() { server_.wait_released(release_generation_); }
 
 // ---------------------------------------------------------------------------------------------
 // What the transport reports.
