@@ -25,6 +25,7 @@ struct ServeOptions {
   std::string log_level = "info";
   std::size_t workers = 0;     // 0: one per core (at least 2)
   std::size_t worker_spin_us = ServerOptions{}.worker_spin.count();
+  std::size_t stdin_spin_us = ServerOptions{}.stdin_spin.count();
   std::size_t io_threads = 2;  // HTTP only
   std::size_t keep_freed_mib = 128;
 };
@@ -92,7 +93,8 @@ int run_serve(const ServeOptions& opts) {
                  .instructions = "A demo server: echo, add, slow, generate and announce tools, a readme resource, "
                                  "a greeting template and a greet prompt.",
                  .worker_threads = opts.workers,
-                 .worker_spin = std::chrono::microseconds(opts.worker_spin_us)});
+                 .worker_spin = std::chrono::microseconds(opts.worker_spin_us),
+                 .stdin_spin = std::chrono::microseconds(opts.stdin_spin_us)});
   register_demo_toolset(server);
   SignalWatcher signals([&server] {
     if (auto& stop_http = server_stop_hook()) {
@@ -127,6 +129,10 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--workers", opts->workers, "Threads running handlers (0: one per core, at least 2)")->capture_default_str();
   cmd->add_option("--worker-spin-us", opts->worker_spin_us,
                   "Microseconds an idle worker looks for the next handler before it sleeps (0: sleep at once)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 10000));
+  cmd->add_option("--stdin-spin-us", opts->stdin_spin_us,
+                  "stdio: microseconds the reader keeps looking for the next message before it sleeps (0: sleep at once)")
       ->capture_default_str()
       ->check(CLI::Range(0, 10000));
   cmd->add_option("--io-threads", opts->io_threads, "HTTP: threads running the network I/O")

@@ -215,6 +215,11 @@ struct ServerOptions {
   // sleeps (one worker at a time). A request that finds it looking starts without a thread
   // wake-up; an idle server spins this long once after its last request. 0: never spin.
   std::chrono::microseconds worker_spin{50};
+  // serve_stdio only: how long the reader keeps looking at stdin after it ran dry before it
+  // sleeps in epoll (yielding its core between looks). A client that sends its next request
+  // within this time does not have to wake the reader, which on a virtual machine is the larger
+  // part of a sequential call's latency. 0: never spin.
+  std::chrono::microseconds stdin_spin{50};
   // Requests of one session running at once; more are rejected with a retryable -32000 error.
   std::size_t max_inflight_per_session = 256;
   // Items per page of every list; a client passes the returned nextCursor to continue.

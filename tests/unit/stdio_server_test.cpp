@@ -214,6 +214,68 @@ TEST(StdioServer, AtTheLimitReadingResumesOnceHalfTheSlotsAreFree) {
   for (int i = 0; i < 4; ++i) release_one();
 }
 
+// After the input runs dry the reader keeps looking at stdin for ServerOptions::stdin_spin before
+// it sleeps. With a spin far longer than the test: requests are answered, a reader stopped at the
+// in-flight limit resumes (limit 2, six pipelined calls), EOF is seen and serving returns.
+TEST(StdioServer, WhileTheReaderSpinsMessagesAndEofAreSeen) {
+  StdioHarness h({.stdin_spin = std::chrono::minutes(10), .max_inflight_per_session = 2});
+  ASSERT_TRUE(h.server.add_tool({.name = "nap"}, [](RequestContext&, const boost::json::object&) -> Result<boost::json::object> {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return tool_text("rested");
+  }));
+  h.start();
+  h.initialize();
+  EXPECT_TRUE(h.request(1, "ping").contains("result"));
+  std::string batch;
+  for (int id = 2; id <= 7; ++id)
+    batch += R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"method":"tools/call","params":{"name":"nap"}})" + "\n";
+  h.write_raw(batch);
+  for (int i = 0; i < 6; ++i) EXPECT_TRUE(h.read_message().as_object().contains("result"));
+  h.close_input();
+  for (int i = 0; i < 500 && !h.returned; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(h.returned) << "EOF not seen while the reader spins";
+  EXPECT_TRUE(h.read_message().is_null());
+}
+
+// Everything else on the reader's thread runs between its looks: the session's timers (here the
+// initialize timeout, which closes the session) and shutdown().
+TEST(StdioServer, TimersFireWhileTheReaderSpins) {
+  StdioHarness h({.stdin_spin = std::chrono::minutes(10), .init_timeout = std::chrono::milliseconds(50)});
+  h.start();
+  auto r = h.request(0, "initialize", R"({"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}})");
+  ASSERT_TRUE(r.contains("result"));
+  for (int i = 0; i < 500 && !h.returned; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(h.returned) << "the initialize timeout did not close the session";
+}
+
+TEST(StdioServer, ShutdownReturnsWhileTheReaderSpins) {
+  StdioHarness h({.stdin_spin = std::chrono::minutes(10)});
+  h.start();
+  h.initialize();
+  EXPECT_TRUE(h.request(1, "ping").contains("result"));
+  h.server.shutdown();
+  for (int i = 0; i < 500 && !h.returned; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(h.returned) << "serve_stdio still waits for stdin";
+  EXPECT_EQ(h.exit_code, 0);
+}
+
+// Without spinning (0), and with a spin that ends long before the next message, the reader
+// sleeps in epoll and wakes up for what comes next.
+TEST(StdioServer, AReaderThatStoppedSpinningWakesUpForTheNextMessage) {
+  for (const auto spin : {std::chrono::microseconds(0), std::chrono::microseconds(100)}) {
+    SCOPED_TRACE(spin.count());
+    StdioHarness h({.stdin_spin = spin});
+    h.start();
+    h.initialize();
+    for (int id = 1; id <= 3; ++id) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      EXPECT_TRUE(h.request(id, "ping").contains("result"));
+    }
+    h.close_input();
+    EXPECT_TRUE(h.read_message().is_null());
+  }
+}
+
 // A regular file cannot be polled: it is read as it is, every line answered, and its end is EOF.
 TEST(StdioServer, ServesInputFromARegularFile) {
   char path[] = "/tmp/trellis-stdio-XXXXXX";
