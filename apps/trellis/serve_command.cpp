@@ -132,7 +132,8 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(0, 10000));
   cmd->add_option("--stdin-spin-us", opts->stdin_spin_us,
-                  "stdio: microseconds the reader keeps looking for the next message before it sleeps (0: sleep at once)")
+                  "stdio: microseconds the reader keeps looking for the next message before it sleeps (0: sleep at once; "
+                  "spends a core, see docs/performance.md)")
       ->capture_default_str()
       ->check(CLI::Range(0, 10000));
   cmd->add_option("--io-threads", opts->io_threads, "HTTP: threads running the network I/O")

@@ -217,9 +217,11 @@ struct ServerOptions {
   std::chrono::microseconds worker_spin{50};
   // serve_stdio only: how long the reader keeps looking at stdin after it ran dry before it
   // sleeps in epoll (yielding its core between looks). A client that sends its next request
-  // within this time does not have to wake the reader, which on a virtual machine is the larger
-  // part of a sequential call's latency. 0: never spin.
-  std::chrono::microseconds stdin_spin{50};
+  // within this time does not have to wake the reader. Off by default: with a spinning worker
+  // it keeps two cores busy, which on a 2-core machine made a single-threaded client's
+  // sequential calls 2.7× faster but slowed a multi-threaded client such as Trellis's own
+  // (docs/performance.md). Worth it where cores are spare. 0: never spin.
+  std::chrono::microseconds stdin_spin{0};
   // Requests of one session running at once; more are rejected with a retryable -32000 error.
   std::size_t max_inflight_per_session = 256;
   // Items per page of every list; a client passes the returned nextCursor to continue.

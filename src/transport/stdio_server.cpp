@@ -3,8 +3,8 @@
 // Everything but user code runs on one thread: it waits for stdin to be readable (epoll through
 // Asio; a regular file or /dev/null, which epoll refuses, is simply read), splits lines, decodes
 // them and runs the session's strand, so a request reaches its worker after a single thread
-// hand-off. After the input runs dry the reader keeps looking for the next message for a short
-// while (ServerOptions::stdin_spin) before it sleeps, so that a client sending request after
+// hand-off. With ServerOptions::stdin_spin set, the reader keeps looking for the next message for
+// that long after the input runs dry before it sleeps, so that a client sending request after
 // request rarely has to wake it. Whoever sends a message writes stdout directly, batching what
 // others send meanwhile (StdoutWriter). At the session's limit of requests in flight the reader
 // stops reading until half of them have finished (backpressure by not reading). Nothing but
