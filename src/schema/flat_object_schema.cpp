@@ -113,13 +113,15 @@ std::optional<FlatObjectSchema> FlatObjectSchema::recognize(const boost::json::v
   if (!typed_object) return std::nullopt;
   std::sort(flat.properties_.begin(), flat.properties_.end(),
             [](const Property& a, const Property& b) { return a.name < b.name; });
-  for (const auto& name : required ? *required : boost::json::array{}) {
-    const auto* text = name.if_string();
-    if (text == nullptr) return std::nullopt;
-    Property* property = flat.find(*text);
-    if (property == nullptr) return std::nullopt;  // required but not typed: not flat
-    if (!property->required) ++flat.required_count_;
-    property->required = true;
+  if (required != nullptr) {
+    for (const auto& name : *required) {
+      const auto* text = name.if_string();
+      if (text == nullptr) return std::nullopt;
+      Property* property = flat.find(*text);
+      if (property == nullptr) return std::nullopt;  // required but not typed: not flat
+      if (!property->required) ++flat.required_count_;
+      property->required = true;
+    }
   }
   return flat;
 }

@@ -237,8 +237,8 @@ class StdinReader final : public std::enable_shared_from_this<StdinReader> {
   // The input ran dry: look at it again and again (a poll() each) until spin_ has passed, and
   // only then sleep in epoll. A wake-up through epoll costs the client's next request several
   // µs, tens on a virtual machine whose idle core has halted. Each look is a posted handler, so
-  // that whatever else runs on this thread (the session's strand: timers, a reader resumed)
-  // runs in between; the core is yielded every few looks, as the worker pool does.
+  // that whatever else runs on this thread (the session's strand: its timers, its close on
+  // shutdown) runs in between; the core is yielded every few looks, as the worker pool does.
   void look_for_more() {
     if (spin_.count() == 0 || !descriptor_.is_open()) return wait_readable();
     look_until_ = std::chrono::steady_clock::now() + spin_;
