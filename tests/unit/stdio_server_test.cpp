@@ -44,6 +44,11 @@ class StdioHarness {
     }
   }
   void write_line(std::string_view line) { write_raw(std::string(line) + "\n"); }
+  // Whether serve_stdio returned within five seconds.
+  bool wait_returned() {
+    for (int i = 0; i < 500 && !returned; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return returned;
+  }
   void close_input() {
     if (to_server_[1] >= 0) ::close(to_server_[1]);
     to_server_[1] = -1;
@@ -232,8 +237,7 @@ TEST(StdioServer, WhileTheReaderSpinsMessagesAndEofAreSeen) {
   h.write_raw(batch);
   for (int i = 0; i < 6; ++i) EXPECT_TRUE(h.read_message().as_object().contains("result"));
   h.close_input();
-  for (int i = 0; i < 500 && !h.returned; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  EXPECT_TRUE(h.returned) << "EOF not seen while the reader spins";
+  EXPECT_TRUE(h.wait_returned()) << "EOF not seen while the reader spins";
   EXPECT_TRUE(h.read_message().is_null());
 }
 
@@ -244,8 +248,7 @@ TEST(StdioServer, TimersFireWhileTheReaderSpins) {
   h.start();
   auto r = h.request(0, "initialize", R"({"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}})");
   ASSERT_TRUE(r.contains("result"));
-  for (int i = 0; i < 500 && !h.returned; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  EXPECT_TRUE(h.returned) << "the initialize timeout did not close the session";
+  EXPECT_TRUE(h.wait_returned()) << "the initialize timeout did not close the session";
 }
 
 TEST(StdioServer, ShutdownReturnsWhileTheReaderSpins) {
@@ -254,8 +257,7 @@ TEST(StdioServer, ShutdownReturnsWhileTheReaderSpins) {
   h.initialize();
   EXPECT_TRUE(h.request(1, "ping").contains("result"));
   h.server.shutdown();
-  for (int i = 0; i < 500 && !h.returned; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  EXPECT_TRUE(h.returned) << "serve_stdio still waits for stdin";
+  EXPECT_TRUE(h.wait_returned()) << "serve_stdio still waits for stdin";
   EXPECT_EQ(h.exit_code, 0);
 }
 
@@ -313,8 +315,7 @@ TEST(StdioServer, ShutdownReturnsWhileStdinStaysOpen) {
   h.start();
   h.initialize();
   h.server.shutdown();
-  for (int i = 0; i < 500 && !h.returned; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  EXPECT_TRUE(h.returned) << "serve_stdio still waits for stdin";
+  EXPECT_TRUE(h.wait_returned()) << "serve_stdio still waits for stdin";
   EXPECT_EQ(h.exit_code, 0);
 }
 
