@@ -135,6 +135,8 @@ const stdioServers = {
   trellis: [trellis, 'serve', '--stdio', '--log-level', 'off'],
   typescript: [node, tsServer, '--stdio'],
   'c-floor': [bin('stdio_floor')],
+  // The same responder reading stdin in a busy loop: no wake-up of a sleeping core at all.
+  'c-floor-spin': [bin('stdio_floor'), '--spin'],
 };
 
 async function benchStdio() {
@@ -154,7 +156,7 @@ async function benchPayload() {
   const sizes = [[MiB, '1MiB', 10], [16 * MiB, '16MiB', 10]];  // steady state: a worker's first large result also pays for fresh pages
   for (let run = 0; run < args.runs; ++run) {
     for (const [name, cmd] of Object.entries(stdioServers)) {
-      if (name === 'c-floor') continue;  // it cannot produce a payload of a given size
+      if (name.startsWith('c-floor')) continue;  // it cannot produce a payload of a given size
       for (const [bytes, label, repeat] of sizes) {
         log(`payload stdio ${name} ${label} run ${run + 1}/${args.runs}`);
         const r = await runJson(bin('stdio_driver'), ['--quiet', '--warmup', '20', '--payload', String(bytes), '--repeat', String(repeat), '--', ...cmd]);
@@ -291,6 +293,7 @@ async function benchScale() {
 // [label, numerator, denominator or null, target {op, bound}, what the ratio means]
 const targets = [
   ['stdio sequential p50 vs C floor', 'stdio.seq.p50_us.trellis', 'stdio.seq.p50_us.c-floor', ['<=', 1.2]],
+  ['stdio sequential p50 vs spinning C floor', 'stdio.seq.p50_us.trellis', 'stdio.seq.p50_us.c-floor-spin', ['<=', 1.2]],
   ['stdio pipelined throughput vs TypeScript', 'stdio.pipe.calls_per_s.trellis', 'stdio.pipe.calls_per_s.typescript', ['>=', 8]],
   ['HTTP req/s @64 (stateless) vs TypeScript', 'http.c64.req_per_s.trellis-stateless', 'http.c64.req_per_s.typescript-stateless', ['>=', 25]],
   ['HTTP req/s @64 (stateless) vs nginx', 'http.c64.req_per_s.trellis-stateless', 'http.c64.req_per_s.nginx', ['>=', 0.6]],

@@ -8,10 +8,11 @@
  *                calls per second from the first byte written to the N-th answer read;
  *   --payload B  R sequential `tools/call generate {"bytes":B}`: median seconds and MB/s.
  * Prints one JSON object with the sections asked for. It is written in C without Trellis code so
- * that it measures every server the same way, the C floor included (bench/drivers/stdio_floor.c),
- * which is why it matches answers by counting lines rather than by id: a line with "id" and
- * "result" or "error" is an answer, anything else (notifications) is skipped. Error answers are
- * counted and reported, never hidden. */
+ * that it measures every server the same way, the C floor included (bench/drivers/stdio_floor.c).
+ * It does not parse JSON either: a line with "id" and "result" or "error" (and no "method") is an
+ * answer, anything else (notifications, requests from the server) is skipped, and a sequential
+ * call accepts only the answer carrying its own id, so that a stray answer can never make a call
+ * look instant. Error answers are counted and reported, never hidden. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -94,12 +95,31 @@ static int has(const char* line, size_t length, const char* needle) {
   return memmem(line, 256, needle, n) != NULL || memmem(line + length - 256, 256, needle, n) != NULL;
 }
 
-/* Reads lines until an answer; returns 1 when it is an error answer. */
-static int read_answer(void) {
+/* Whether the line carries `"id":<id>` (the id whole, not the start of a longer number). */
+static int has_id(const char* line, size_t length, long id) {
+  char needle[32];
+  const int n = snprintf(needle, sizeof needle, "\"id\":%ld", id);
+  const size_t window = length <= 1024 ? length : 256;
+  const char* starts[2] = {line, line + length - window};
+  for (int w = 0; w < (length <= 1024 ? 1 : 2); ++w) {
+    const char* end = starts[w] + window;
+    for (const char* p = starts[w]; (p = memmem(p, (size_t)(end - p), needle, (size_t)n)) != NULL; ++p)
+      if (p + n == end || (p[n] < '0' || p[n] > '9')) return 1;
+  }
+  return 0;
+}
+
+/* Reads lines until the answer to request `id` (any answer when id < 0, for pipelined calls that
+ * may be answered out of order); returns 1 when it is an error answer. An answer to another id
+ * ends the run: a server that answered a notification, say, would otherwise leave an extra
+ * answer behind that the next call reads at once, so that every call after it would be timed
+ * with two requests in flight. */
+static int read_answer(long id) {
   for (;;) {
     size_t length;
     const char* line = read_line(&length);
-    if (!has(line, length, "\"id\"")) continue;
+    if (!has(line, length, "\"id\"") || has(line, length, "\"method\"")) continue; /* notifications and requests */
+    if (id >= 0 && !has_id(line, length, id)) die("an answer arrived for a request that was not sent, or out of turn");
     if (has(line, length, "\"result\"")) return 0;
     if (has(line, length, "\"error\"")) return 1;
   }
@@ -116,9 +136,10 @@ static long next_id = 1;
 
 static int call_echo(void) {
   char request[256];
-  const int n = format_echo(request, sizeof request, next_id++);
+  const long id = next_id++;
+  const int n = format_echo(request, sizeof request, id);
   write_all(request, (size_t)n);
-  return read_answer();
+  return read_answer(id);
 }
 
 static int compare_double(const void* a, const void* b) {
@@ -196,7 +217,7 @@ int main(int argc, char** argv) {
       "\"capabilities\":{},\"clientInfo\":{\"name\":\"stdio_driver\",\"version\":\"1\"}}}\n"
       "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n";
   write_all(kInitialize, sizeof kInitialize - 1);
-  if (read_answer() != 0) die("initialize failed");
+  if (read_answer(0) != 0) die("initialize failed");
   for (long k = 0; k < warmup; ++k)
     if (call_echo() != 0) die("a warm-up call failed");
 
@@ -225,7 +246,7 @@ int main(int argc, char** argv) {
     const double t0 = now_s();
     pthread_create(&writer, NULL, pipe_writer, &job);
     long errors = 0;
-    for (long k = 0; k < pipe_n; ++k) errors += read_answer();
+    for (long k = 0; k < pipe_n; ++k) errors += read_answer(-1);
     const double seconds = now_s() - t0;
     pthread_join(writer, NULL);
     free(job.data);
@@ -238,13 +259,14 @@ int main(int argc, char** argv) {
     long errors = 0;
     for (long k = 0; k < repeat; ++k) {
       char request[256];
+      const long id = next_id++;
       const int n = snprintf(request, sizeof request,
                              "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":\"tools/call\",\"params\":{\"name\":\"generate\","
                              "\"arguments\":{\"bytes\":%ld}}}\n",
-                             next_id++, payload);
+                             id, payload);
       const double t0 = now_s();
       write_all(request, (size_t)n);
-      errors += read_answer();
+      errors += read_answer(id);
       samples[k] = now_s() - t0;
     }
     qsort(samples, (size_t)repeat, sizeof(double), compare_double);
