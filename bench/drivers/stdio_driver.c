@@ -95,18 +95,13 @@ static int has(const char* line, size_t length, const char* needle) {
   return memmem(line, 256, needle, n) != NULL || memmem(line + length - 256, 256, needle, n) != NULL;
 }
 
-/* Whether the line carries `"id":<id>` (the id whole, not the start of a longer number). */
+/* Whether the line carries `"id":<id>` as a whole member: in compact JSON an id is followed by
+ * ',' or '}' (a longer id that starts with the same digits is not). */
 static int has_id(const char* line, size_t length, long id) {
-  char needle[32];
-  const int n = snprintf(needle, sizeof needle, "\"id\":%ld", id);
-  const size_t window = length <= 1024 ? length : 256;
-  const char* starts[2] = {line, line + length - window};
-  for (int w = 0; w < (length <= 1024 ? 1 : 2); ++w) {
-    const char* end = starts[w] + window;
-    for (const char* p = starts[w]; (p = memmem(p, (size_t)(end - p), needle, (size_t)n)) != NULL; ++p)
-      if (p + n == end || (p[n] < '0' || p[n] > '9')) return 1;
-  }
-  return 0;
+  char before_comma[32], before_brace[32];
+  snprintf(before_comma, sizeof before_comma, "\"id\":%ld,", id);
+  snprintf(before_brace, sizeof before_brace, "\"id\":%ld}", id);
+  return has(line, length, before_comma) || has(line, length, before_brace);
 }
 
 /* Reads lines until the answer to request `id` (any answer when id < 0, for pipelined calls that
