@@ -112,6 +112,12 @@ struct MachineView {
   int initial = 0;
   std::vector<Row> rows;  // transitions first, then exits, in table order
 
+  // The rows leaving `from` on `event`, in table order. Every message of every session fires
+  // a transition, so this is an index (built once with the view), not a scan of the table.
+  std::span<const std::uint32_t> rows_for(int from, int event) const noexcept {
+    const std::size_t key = static_cast<std::size_t>(from) * events.size() + static_cast<std::size_t>(event);
+    return {row_index_.data() + group_begin_[key], row_index_.data() + group_begin_[key + 1]};
+  }
   // Terminal states: no row leads from them to a different state or out of the machine.
   bool is_terminal(int state) const noexcept;
   // Metrics for this machine, created once with the view.
@@ -119,17 +125,30 @@ struct MachineView {
   telemetry::Counter* illegal_total = nullptr;
 
   void register_metrics();
+  // Builds the index behind rows_for(); make_view (the only maker of views) calls it once the
+  // rows are in.
+  void index_rows();
+
+ private:
+  std::vector<std::uint32_t> row_index_;    // row numbers grouped by (from, event)
+  std::vector<std::uint32_t> group_begin_;  // per (from, event): where its group starts in row_index_
 };
 
 template <class S, class E>
 MachineView make_view(const Machine<S, E>& m) {
-  MachineView v{m.name, m.title, m.source, {m.states.begin(), m.states.end()},
-                {m.events.begin(), m.events.end()}, static_cast<int>(m.initial), {}};
+  MachineView v;
+  v.name = m.name;
+  v.title = m.title;
+  v.source = m.source;
+  v.states.assign(m.states.begin(), m.states.end());
+  v.events.assign(m.events.begin(), m.events.end());
+  v.initial = static_cast<int>(m.initial);
   v.rows.reserve(m.transitions.size() + m.exits.size());
   for (const auto& t : m.transitions)
     v.rows.push_back({static_cast<int>(t.from), static_cast<int>(t.event), t.guard, static_cast<int>(t.to), t.action});
   for (const auto& x : m.exits)
     v.rows.push_back({static_cast<int>(x.from), static_cast<int>(x.event), x.guard, MachineView::kExitState, x.action});
+  v.index_rows();
   v.register_metrics();
   return v;
 }

@@ -114,10 +114,7 @@ bool Connection::launch_transport() {
   std::weak_ptr<Connection> weak = weak_from_this();
   transport_->start({
       .message = [weak, generation](jsonrpc::Message message) {
-        if (auto self = weak.lock())
-          self->post([generation, message = std::move(message)](Connection& c) mutable {
-            c.on_transport_message(generation, std::move(message));
-          });
+        if (auto self = weak.lock()) self->deliver(generation, std::move(message));
       },
       .failed = [weak, generation](Error error) {
         if (auto self = weak.lock())
@@ -128,6 +125,28 @@ bool Connection::launch_transport() {
       },
   }, executor_);
   return true;
+}
+
+void Connection::deliver(std::uint64_t generation, jsonrpc::Message message) {
+  bool first;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    first = inbox_.empty();
+    inbox_.push_back({generation, std::move(message)});
+  }
+  // Posted, never run inline: a handler may replace the transport, which must not happen inside
+  // the transport's own read handler. The failed/session_lost posts that follow a message are
+  // queued after this drain, so the order the transport reported things in is kept.
+  if (first) post([](Connection& c) { c.drain_inbox(); });
+}
+
+void Connection::drain_inbox() {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    draining_.swap(inbox_);  // the two buffers trade places, so neither is reallocated per batch
+  }
+  for (auto& inbound : draining_) on_transport_message(inbound.generation, std::move(inbound.message));
+  draining_.clear();
 }
 
 void Connection::drop_transport() {

@@ -77,6 +77,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Transport generations.
   void start_transport();
   bool launch_transport();  // a new generation's transport, started; false when the factory gave none
+  // From the transport, on any thread: queues the message; the first into an empty inbox posts
+  // drain_inbox(), so a read that yields many messages costs one hand-off, not one each.
+  void deliver(std::uint64_t generation, jsonrpc::Message message);
+  void drain_inbox();
   void on_transport_message(std::uint64_t generation, jsonrpc::Message message);
   void on_transport_failed(std::uint64_t generation, Error error);
   void on_session_lost(std::uint64_t generation);
@@ -118,6 +122,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   CircuitBreaker breaker_;
   std::mt19937_64 random_;
   boost::asio::thread_pool handler_pool_{1};
+
+  struct Inbound {
+    std::uint64_t generation;
+    jsonrpc::Message message;
+  };
+  std::mutex inbox_mutex_;
+  std::vector<Inbound> inbox_;  // what arrived since the last drain (our transports: at most one read)
+  std::vector<Inbound> draining_;  // the batch drain_inbox() is handling (connection thread only)
 
   std::unique_ptr<ClientTransport> transport_;
   std::uint64_t generation_ = 0;

@@ -48,6 +48,17 @@ bool MachineView::is_terminal(int state) const noexcept {
   return true;
 }
 
+void MachineView::index_rows() {
+  auto group_of = [&](const Row& row) { return static_cast<std::size_t>(row.from) * events.size() + static_cast<std::size_t>(row.event); };
+  // A counting sort of the row numbers by group: stable, so each group keeps the table's order.
+  group_begin_.assign(states.size() * events.size() + 1, 0);
+  for (const Row& row : rows) ++group_begin_[group_of(row) + 1];
+  for (std::size_t g = 1; g < group_begin_.size(); ++g) group_begin_[g] += group_begin_[g - 1];
+  std::vector<std::uint32_t> next(group_begin_.begin(), group_begin_.end() - 1);
+  row_index_.resize(rows.size());
+  for (std::size_t r = 0; r < rows.size(); ++r) row_index_[next[group_of(rows[r])]++] = static_cast<std::uint32_t>(r);
+}
+
 void MachineView::register_metrics() {
   auto& registry = telemetry::Registry::global();
   const telemetry::Labels labels{{"machine", std::string(name)}};
@@ -72,8 +83,9 @@ InstanceCore::~InstanceCore() { cancel_state_timeout(); }
 const MachineView::Row* InstanceCore::find(int event, std::optional<int> to) const noexcept {
   if (finished_) return nullptr;
   const MachineView::Row* match = nullptr;
-  for (const auto& row : machine_->rows) {
-    if (row.from != state_ || row.event != event || row.to == MachineView::kExitState) continue;
+  for (const std::uint32_t r : machine_->rows_for(state_, event)) {
+    const MachineView::Row& row = machine_->rows[r];
+    if (row.to == MachineView::kExitState) continue;
     if (to) {
       if (row.to == *to) return &row;
     } else if (match && match->to != row.to) {
@@ -93,8 +105,9 @@ Result<int> InstanceCore::fire(int event, std::optional<int> to) {
 }
 
 Result<void> InstanceCore::finish(int event) {
-  for (const auto& row : machine_->rows) {
-    if (finished_ || row.from != state_ || row.event != event || row.to != MachineView::kExitState) continue;
+  for (const std::uint32_t r : machine_->rows_for(state_, event)) {
+    const MachineView::Row& row = machine_->rows[r];
+    if (finished_ || row.to != MachineView::kExitState) continue;
     cancel_state_timeout();
     finished_ = true;
     record({state_, event, MachineView::kExitState, scheduler_->now()});

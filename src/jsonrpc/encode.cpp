@@ -22,26 +22,45 @@ constexpr bool needs_escape(std::uint64_t word) noexcept {
   return (has_zero(word ^ (ones * '"')) | has_zero(word ^ (ones * '\\')) | control) != 0;
 }
 
+// The first byte from `p` on that must be escaped in a JSON string, or `end`.
+const char* skip_plain(const char* p, const char* const end) noexcept {
+  while (end - p >= 8) {
+    std::uint64_t word;
+    std::memcpy(&word, p, 8);
+    if (needs_escape(word)) break;
+    p += 8;
+  }
+  while (p != end && *p != '"' && *p != '\\' && static_cast<unsigned char>(*p) >= 0x20) ++p;
+  return p;
+}
+
 // A JSON string with the escapes Boost.JSON's serializer uses, so the output is byte for byte
 // what it would write; runs that need no escape (nearly all text) are appended in one piece.
-void append_string(std::string& out, std::string_view text) {
+// `suffix`, when not 0, is appended after the closing quote (a key's ':').
+void append_string(std::string& out, std::string_view text, char suffix = 0) {
   static constexpr char kHex[] = "0123456789abcdef";
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  const char* plain_end = skip_plain(p, end);
+  // Keys, names, ids and short text need no escape: quoted in a stack buffer and appended in one
+  // call rather than character by character around the text (this runs several times a message).
+  constexpr std::size_t kShort = 64;
+  if (plain_end == end && text.size() <= kShort) {
+    char quoted[kShort + 3];
+    quoted[0] = '"';
+    if (!text.empty()) std::memcpy(quoted + 1, p, text.size());  // (an empty view may hold no pointer)
+    quoted[text.size() + 1] = '"';
+    quoted[text.size() + 2] = suffix;
+    out.append(quoted, text.size() + (suffix != 0 ? 3 : 2));
+    return;
+  }
   // Room for the escapes of ordinary text and for the rest of the message, so that a large
   // string (a file, a generated result) is copied once rather than regrown and copied again.
   out.reserve(out.size() + text.size() + text.size() / 16 + 64);
   out.push_back('"');
-  const char* p = text.data();
-  const char* const end = p + text.size();
-  while (p != end) {
-    const char* run = p;
-    while (end - p >= 8) {
-      std::uint64_t word;
-      std::memcpy(&word, p, 8);
-      if (needs_escape(word)) break;
-      p += 8;
-    }
-    while (p != end && *p != '"' && *p != '\\' && static_cast<unsigned char>(*p) >= 0x20) ++p;
-    out.append(run, p);
+  for (;;) {
+    out.append(p, plain_end);
+    p = plain_end;
     if (p == end) break;
     const auto c = static_cast<unsigned char>(*p++);
     switch (c) {
@@ -57,8 +76,10 @@ void append_string(std::string& out, std::string_view text) {
         out.push_back(kHex[c >> 4]);
         out.push_back(kHex[c & 15]);
     }
+    plain_end = skip_plain(p, end);
   }
   out.push_back('"');
+  if (suffix != 0) out.push_back(suffix);
 }
 
 template <class Integer>
@@ -101,8 +122,7 @@ void append_value(std::string& out, const boost::json::value& json) {
       for (const auto& member : json.get_object()) {
         if (!first) out.push_back(',');
         first = false;
-        append_string(out, std::string_view(member.key().data(), member.key().size()));
-        out.push_back(':');
+        append_string(out, std::string_view(member.key().data(), member.key().size()), ':');
         append_value(out, member.value());
       }
       out.push_back('}');
@@ -122,6 +142,10 @@ void append_id(std::string& out, const Id& id) {
     out += "null";
   }
 }
+
+// Room for a typical message up front: built from an empty string, one would otherwise be
+// regrown (and copied) four or five times on its way to a couple of hundred bytes.
+void reserve_for_message(std::string& out) { out.reserve(out.size() + 256); }
 
 void require_non_null_id(const Id& id, const char* function) {
   if (id.is_null()) throw std::invalid_argument(std::string(function) + ": the id must not be null");
@@ -153,6 +177,7 @@ void encode_request(std::string& out, const Id& id, std::string_view method) {
 void encode_request(std::string& out, const Id& id, std::string_view method, const boost::json::value& params) {
   require_non_null_id(id, "encode_request");
   require_params(params, "encode_request");
+  reserve_for_message(out);
   out += R"({"jsonrpc":"2.0","id":)";
   append_id(out, id);
   out += ',';
@@ -165,12 +190,14 @@ void encode_notification(std::string& out, std::string_view method) {
 
 void encode_notification(std::string& out, std::string_view method, const boost::json::value& params) {
   require_params(params, "encode_notification");
+  reserve_for_message(out);
   out += R"({"jsonrpc":"2.0",)";
   append_method_and_params(out, method, params);
 }
 
 void encode_result(std::string& out, const Id& id, const boost::json::value& result) {
   require_non_null_id(id, "encode_result");
+  reserve_for_message(out);
   out += R"({"jsonrpc":"2.0","id":)";
   append_id(out, id);
   out += R"(,"result":)";
@@ -184,6 +211,7 @@ void encode_error(std::string& out, const Id& id, int code, std::string_view mes
 
 void encode_error(std::string& out, const Id& id, int code, std::string_view message,
                   const boost::json::value& data) {
+  reserve_for_message(out);
   out += R"({"jsonrpc":"2.0","id":)";
   append_id(out, id);
   out += R"(,"error":{"code":)";

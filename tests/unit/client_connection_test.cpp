@@ -129,6 +129,30 @@ TEST(ClientConnection, TransportLossFailsCallsOnceAndReconnectsWithANewGeneratio
   EXPECT_TRUE(next->only());
 }
 
+// The transport reports answers and then its failure before the connection's thread gets to
+// them: the answers still count (they arrived first), and only the call left open fails.
+TEST(ClientConnection, AnswersReportedBeforeATransportFailureAreDeliveredFirst) {
+  ClientHarness h;
+  h.connect();
+  auto first = h.call("tools/call", {{"name", "a"}});
+  const auto first_id = h.last_id("tools/call");
+  auto second = h.call("ping");
+  const auto second_id = h.last_id("ping");
+  auto open = h.call("tools/call", {{"name", "b"}});
+  auto& link = h.network.current();
+  link.respond(first_id, R"({"n":1})");
+  link.respond(second_id);
+  link.fail();
+  h.pump();
+  ASSERT_EQ(first->count(), 1u);
+  ASSERT_TRUE(first->only());
+  EXPECT_EQ(first->only()->at("n"), 1);
+  ASSERT_EQ(second->count(), 1u);
+  EXPECT_TRUE(second->only());
+  ASSERT_EQ(open->count(), 1u);
+  EXPECT_EQ(kind_of(open->only()), ErrorKind::transport);
+}
+
 TEST(ClientConnection, ResumableTransportKeepsCallsAcrossAReconnect) {
   ClientHarness h;
   h.network.configure = [](testing::FakeLink& l) { l.resumable = true; };

@@ -198,11 +198,15 @@ TEST(JsonrpcEncode, RecoveredIdIgnoresDataThatIsNotAnId) {
 
 // The hand-written value encoder writes exactly what boost::json::serialize writes, for random
 // documents whose strings hold every byte that needs an escape, at every offset of an 8-byte word.
+// Half the strings need no escape at all, and lengths run past the 64 bytes below which a plain
+// string takes the encoder's short path.
 boost::json::value random_value(std::mt19937_64& rng, int depth) {
   static constexpr char kAlphabet[] = "ab\"\\/\b\f\n\r\t\x01\x1f\x7f \xc3\xa9\xe2\x82\xac" "0";
+  static constexpr char kPlain[] = "ab/ 0\x7f\xc3\xa9";
   auto text = [&] {
-    std::string s(rng() % 40, ' ');
-    for (auto& c : s) c = kAlphabet[rng() % (sizeof kAlphabet - 1)];
+    const bool plain = rng() % 2 == 0;
+    std::string s(rng() % 100, ' ');
+    for (auto& c : s) c = plain ? kPlain[rng() % (sizeof kPlain - 1)] : kAlphabet[rng() % (sizeof kAlphabet - 1)];
     return s;
   };
   switch (depth <= 0 ? rng() % 6 : rng() % 8) {
@@ -221,6 +225,19 @@ boost::json::value random_value(std::mt19937_64& rng, int depth) {
       boost::json::object o;
       for (auto n = rng() % 5; n > 0; --n) o[text()] = random_value(rng, depth - 1);
       return o;
+    }
+  }
+}
+
+TEST(JsonrpcEncode, StringsAtAndPastTheShortPathLimitMatchBoostJsonSerialize) {
+  for (const std::size_t length : {std::size_t{0}, std::size_t{63}, std::size_t{64}, std::size_t{65}}) {
+    for (const char last : {'a', '"', '\n'}) {
+      std::string text(length, 'x');
+      if (length > 0) text.back() = last;
+      const boost::json::value value = boost::json::object{{text, text}};
+      std::string out;
+      encode_result(out, Id(std::int64_t{1}), value);
+      EXPECT_EQ(out, R"({"jsonrpc":"2.0","id":1,"result":)" + boost::json::serialize(value) + "}") << length << ' ' << int(last);
     }
   }
 }
