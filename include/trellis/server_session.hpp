@@ -54,6 +54,9 @@ class Session {
     stateless,  // every request is self-contained; no initialize needed (stateless HTTP)
   };
 
+  // `executor` must be serial: the session runs its events through it one at a time and keeps
+  // its state unlocked. Pass a strand, or the executor of an io_context that one thread runs
+  // (serve_stdio does; a strand there would only add a lock and a queue to every message).
   static std::shared_ptr<Session> create(std::shared_ptr<server_detail::Core> core, boost::asio::any_io_executor executor,
                                          std::string id, Mode mode = Mode::stateful);
   virtual ~Session() = default;

@@ -128,25 +128,14 @@ bool Connection::launch_transport() {
 }
 
 void Connection::deliver(std::uint64_t generation, jsonrpc::Message message) {
-  bool first;
-  {
-    std::lock_guard lock(inbox_mutex_);
-    first = inbox_.empty();
-    inbox_.push_back({generation, std::move(message)});
-  }
   // Posted, never run inline: a handler may replace the transport, which must not happen inside
   // the transport's own read handler. The failed/session_lost posts that follow a message are
   // queued after this drain, so the order the transport reported things in is kept.
-  if (first) post([](Connection& c) { c.drain_inbox(); });
+  if (inbox_.push({generation, std::move(message)})) post([](Connection& c) { c.drain_inbox(); });
 }
 
 void Connection::drain_inbox() {
-  {
-    std::lock_guard lock(inbox_mutex_);
-    draining_.swap(inbox_);  // the two buffers trade places, so neither is reallocated per batch
-  }
-  for (auto& inbound : draining_) on_transport_message(inbound.generation, std::move(inbound.message));
-  draining_.clear();
+  for (auto& inbound : inbox_.take()) on_transport_message(inbound.generation, std::move(inbound.message));
 }
 
 void Connection::drop_transport() {
@@ -349,10 +338,15 @@ void Connection::stop(std::function<void()> done) {
 // ---------------------------------------------------------------------------------------------
 
 void Connection::request(std::string method, boost::json::object params, CallOptions options, Done done) {
-  post([method = std::move(method), params = std::move(params), options = std::move(options),
-        done = std::move(done)](Connection& self) mutable {
-    self.begin_call(std::move(method), std::move(params), std::move(options), std::move(done));
-  });
+  // Queued, never begun inline, even on the connection's thread: a call that fails at once
+  // completes from the drain, not inside its caller (which may be the previous call's handler).
+  if (outbox_.push({std::move(method), std::move(params), std::move(options), std::move(done)}))
+    post([](Connection& c) { c.drain_outbox(); });
+}
+
+void Connection::drain_outbox() {
+  for (auto& call : outbox_.take())
+    begin_call(std::move(call.method), std::move(call.params), std::move(call.options), std::move(call.done));
 }
 
 void Connection::begin_call(std::string method, boost::json::object params, CallOptions options, Done done) {
@@ -392,28 +386,25 @@ void Connection::begin_call(std::string method, boost::json::object params, Call
         });
     }));
   }
-  send_with_retry(std::move(frame), 1, [weak = weak_from_this(), id](Result<void> sent) {
-    auto self = weak.lock();
-    if (!self || sent) return;
-    self->end_call(id, sent.error(), false, "");
-  });
+  send_request(id, std::move(frame), 1);
 }
 
-void Connection::send_with_retry(std::string frame, int attempt, std::function<void(Result<void>)> sent) {
-  if (!transport_) return sent(make_error(ErrorKind::transport, "no transport"));
-  const std::uint64_t generation = generation_;
-  auto outcome = transport_->send(frame);
-  if (outcome || outcome.error().kind != ErrorKind::backpressure) return sent(outcome);
+void Connection::send_request(std::int64_t id, std::string frame, int attempt) {
+  if (!transport_) return end_call(id, make_error(ErrorKind::transport, "no transport"), false, "");
+  auto sent = transport_->send(frame);
+  if (sent) return;
+  if (sent.error().kind != ErrorKind::backpressure) return end_call(id, sent.error(), false, "");
   if (attempt >= options_.send_attempts)
-    return sent(make_error(ErrorKind::backpressure, "the transport stayed busy for " + std::to_string(attempt) + " attempts"));
+    return end_call(id, make_error(ErrorKind::backpressure, "the transport stayed busy for " + std::to_string(attempt) + " attempts"),
+                    false, "");
   std::uniform_real_distribution<double> jitter(0.5, 1.5);
   const auto delay = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.send_retry_delay * jitter(random_));
-  scheduler_->schedule_after(delay, [weak = weak_from_this(), frame = std::move(frame), attempt, generation,
-                                     sent = std::move(sent)]() mutable {
+  scheduler_->schedule_after(delay, [weak = weak_from_this(), id, frame = std::move(frame), attempt, generation = generation_]() mutable {
     auto self = weak.lock();
     if (!self) return;
-    if (self->generation_ != generation) return sent(make_error(ErrorKind::transport, "transport replaced while sending"));
-    self->send_with_retry(std::move(frame), attempt + 1, std::move(sent));
+    if (self->generation_ != generation)
+      return self->end_call(id, make_error(ErrorKind::transport, "transport replaced while sending"), false, "");
+    self->send_request(id, std::move(frame), attempt + 1);
   });
 }
 

@@ -4,6 +4,7 @@
 // nothing here takes a lock except the small snapshot of what initialize returned.
 #pragma once
 
+#include "hand_off.hpp"
 #include "tombstones.hpp"
 
 #include "trellis/circuit_breaker.hpp"
@@ -94,9 +95,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void become_closed(E event, const Error& why);
   void finish_connect(Result<void> outcome);
 
-  // Calls.
+  // Calls. request() queues the call; the first into an empty outbox posts drain_outbox().
+  void drain_outbox();
   void begin_call(std::string method, boost::json::object params, CallOptions options, Done done);
-  void send_with_retry(std::string frame, int attempt, std::function<void(Result<void>)> sent);
+  // Sends a call's request. While the transport reports backpressure it tries again after a
+  // jittered delay, up to send_attempts; any other failure, or the last attempt's, ends the call.
+  void send_request(std::int64_t id, std::string frame, int attempt);
   void on_response(jsonrpc::Message message);
   void end_call(std::int64_t id, Result<boost::json::value> outcome, bool tell_server, std::string_view reason);
   void arm_timeout(std::int64_t id, Call& call, std::chrono::milliseconds after);
@@ -127,9 +131,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::uint64_t generation;
     jsonrpc::Message message;
   };
-  std::mutex inbox_mutex_;
-  std::vector<Inbound> inbox_;  // what arrived since the last drain (our transports: at most one read)
-  std::vector<Inbound> draining_;  // the batch drain_inbox() is handling (connection thread only)
+  HandOff<Inbound> inbox_;  // what the transport delivered since the last drain
+  struct Outbound {
+    std::string method;
+    boost::json::object params;
+    CallOptions options;
+    Done done;
+  };
+  HandOff<Outbound> outbox_;  // calls requested since the last drain
 
   std::unique_ptr<ClientTransport> transport_;
   std::uint64_t generation_ = 0;

@@ -6,6 +6,7 @@
 #include "trellis/version.hpp"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -52,7 +53,7 @@ std::string encode_outcome(const jsonrpc::Id& id, const Result<boost::json::valu
 
 SessionImpl::SessionImpl(std::shared_ptr<Core> core, boost::asio::any_io_executor executor, std::string id, Mode mode)
     : core_(std::move(core)),
-      strand_(boost::asio::make_strand(executor)),
+      strand_(std::move(executor)),
       id_(std::move(id)),
       mode_(mode),
       scheduler_(strand_),
@@ -69,6 +70,10 @@ SessionImpl::SessionImpl(std::shared_ptr<Core> core, boost::asio::any_io_executo
 SessionImpl::~SessionImpl() { core_->remove_session(this); }
 
 void SessionImpl::receive(jsonrpc::Message message, std::shared_ptr<Outbound> reply) {
+  // On the one thread of an io_context that is the session's executor (serve_stdio): what
+  // dispatch() would do, without the type-erased handler it allocates on the way there.
+  if (const auto* io = strand_.target<boost::asio::io_context::executor_type>(); io && io->running_in_this_thread())
+    return on_message(std::move(message), std::move(reply));
   // Dispatch, not post: called on an I/O thread of the session's executor while the strand is
   // idle (the usual case for a transport), the message is handled at once instead of being
   // queued for a later turn of the event loop, or for another thread.

@@ -9,7 +9,7 @@
 #include "trellis/machines/server_session.hpp"
 #include "trellis/server_session.hpp"
 
-#include <boost/asio/strand.hpp>
+#include <boost/asio/any_io_executor.hpp>
 
 #include <atomic>
 #include <condition_variable>
@@ -108,7 +108,8 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
   static Result<boost::json::value> complete_argument(SessionImpl&, const boost::json::object&, RequestContextImpl*);
 
   std::shared_ptr<Core> core_;
-  boost::asio::strand<boost::asio::any_io_executor> strand_;
+  // The session's strand: the serial executor every session event runs on (see Session::create).
+  boost::asio::any_io_executor strand_;
   std::string id_;
   Mode mode_;
   fsm::AsioScheduler scheduler_;

@@ -2,8 +2,8 @@
 //
 // Everything but user code runs on one thread: it waits for stdin to be readable (epoll through
 // Asio; a regular file or /dev/null, which epoll refuses, is simply read), splits lines, decodes
-// them and runs the session's strand, so a request reaches its worker after a single thread
-// hand-off. With ServerOptions::stdin_spin set, the reader keeps looking for the next message for
+// them and runs the session's events (serially by construction, so without a strand), so a
+// request reaches its worker after a single thread hand-off. With ServerOptions::stdin_spin set, the reader keeps looking for the next message for
 // that long after the input runs dry before it sleeps, so that a client sending request after
 // request rarely has to wake it. Whoever sends a message writes stdout directly, batching what
 // others send meanwhile (StdoutWriter). At the session's limit of requests in flight the reader
@@ -347,6 +347,7 @@ int Server::serve_stdio(int in_fd, int out_fd) {
   boost::asio::io_context io(1);
   auto work = boost::asio::make_work_guard(io);
   auto out = std::make_shared<StdoutWriter>(out_fd, options().max_inflight_per_session);
+  // This thread alone runs `io`, so its executor is serial: the session needs no strand.
   auto session = Session::create(core_, io.get_executor(), "");
   session->set_standalone(out);
   auto reader = std::make_shared<StdinReader>(io, in_fd, options().max_message_bytes, options().stdin_spin, session, out);

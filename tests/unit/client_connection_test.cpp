@@ -2,6 +2,9 @@
 // generation gating, reconnection, session loss, busy retries, draining and server requests.
 #include "support/client_harness.hpp"
 
+#include <algorithm>
+#include <functional>
+
 namespace trellis {
 namespace {
 
@@ -151,6 +154,51 @@ TEST(ClientConnection, AnswersReportedBeforeATransportFailureAreDeliveredFirst) 
   EXPECT_TRUE(second->only());
   ASSERT_EQ(open->count(), 1u);
   EXPECT_EQ(kind_of(open->only()), ErrorKind::transport);
+}
+
+TEST(ClientConnection, CallsRequestedTogetherAreSentInOrderAfterOneHandOff) {
+  ClientHarness h;
+  h.connect();
+  constexpr int kCalls = 50;
+  auto outcomes = std::make_shared<testing::Outcomes>();
+  for (int i = 0; i < kCalls; ++i)
+    h.connection->request("tools/call", {{"name", "echo"}, {"arguments", {{"n", i}}}}, {},
+                          [outcomes](Result<boost::json::value> r) { outcomes->results.push_back(std::move(r)); });
+  h.io.restart();
+  EXPECT_EQ(h.io.poll(), 1u) << "one drain for the whole batch, not one handler per call";
+  const auto& sent = h.network.current().sent;
+  std::vector<std::int64_t> ns, ids;
+  for (const auto& frame : sent)
+    if (frame.contains("method") && frame.at("method") == "tools/call") {
+      ns.push_back(frame.at("params").at("arguments").at("n").as_int64());
+      ids.push_back(frame.at("id").as_int64());
+    }
+  ASSERT_EQ(ns.size(), static_cast<std::size_t>(kCalls));
+  for (int i = 0; i < kCalls; ++i) EXPECT_EQ(ns[i], i) << "sent out of order";
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  for (auto id : ids) h.network.current().respond(id);
+  h.pump();
+  EXPECT_EQ(outcomes->count(), static_cast<std::size_t>(kCalls));
+}
+
+TEST(ClientConnection, ACallMadeInAHandlerCompletesAfterItNeverInsideIt) {
+  // Not ready: every call fails at once. A handler that calls again must not be re-entered by
+  // that call's failure, or a chain of calls would grow the stack without bound.
+  ClientHarness h;
+  constexpr int kChain = 100000;
+  int depth = 0, deepest = 0, completed = 0;
+  std::function<void()> call_again = [&] {
+    h.connection->request("ping", {}, {}, [&](Result<boost::json::value> r) {
+      deepest = std::max(deepest, ++depth);
+      EXPECT_FALSE(r);
+      if (++completed < kChain) call_again();
+      --depth;
+    });
+  };
+  call_again();
+  h.pump();
+  EXPECT_EQ(completed, kChain);
+  EXPECT_EQ(deepest, 1);
 }
 
 TEST(ClientConnection, ResumableTransportKeepsCallsAcrossAReconnect) {
