@@ -2,13 +2,13 @@
 //
 // Everything but user code runs on one thread: it waits for stdin to be readable (epoll through
 // Asio; a regular file or /dev/null, which epoll refuses, is simply read), splits lines, decodes
-// them and runs the session's events (serially by construction, so without a strand), so a
-// request reaches its worker after a single thread hand-off. With ServerOptions::stdin_spin set, the reader keeps looking for the next message for
-// that long after the input runs dry before it sleeps, so that a client sending request after
-// request rarely has to wake it. Whoever sends a message writes stdout directly, batching what
-// others send meanwhile (StdoutWriter). At the session's limit of requests in flight the reader
-// stops reading until half of them have finished (backpressure by not reading). Nothing but
-// protocol messages is written to stdout.
+// them and runs the session's events (serial by construction, so without a strand), so a
+// request reaches its worker after a single thread hand-off. With ServerOptions::stdin_spin set,
+// the reader keeps looking for the next message for that long after the input runs dry before it
+// sleeps, so that a client sending request after request rarely has to wake it. Whoever sends a
+// message writes stdout directly, batching what others send meanwhile (StdoutWriter). At the
+// session's limit of requests in flight the reader stops reading until half of them have
+// finished (backpressure by not reading). Nothing but protocol messages is written to stdout.
 #include "trellis/server.hpp"
 #include "trellis/server_session.hpp"
 #include "trellis/telemetry/log.hpp"
