@@ -131,14 +131,25 @@ struct DecodeOptions {
   std::size_t max_depth = 64;
 };
 
+class Message;
+
 namespace detail {
 // What the views of a Message point at when the member is absent.
 extern const boost::json::value null_value;
+// The members of a message's top-level object, each as its own value (the last of duplicates).
+struct Envelope {
+  std::optional<boost::json::value> jsonrpc, id, method, params, result, error;
+};
+// Where the member named `key` goes; nullptr for members JSON-RPC does not define (ignored).
+std::optional<boost::json::value>* envelope_slot(Envelope& envelope, std::string_view key) noexcept;
+// The envelope rules of `decode` and Message::from_json, applied to members already separated.
+Result<Message> message_from_envelope(Envelope&& envelope);
 }  // namespace detail
 
-// One valid JSON-RPC 2.0 message. It owns the parsed JSON; method(), params(), result() and the
-// error accessors are views into it, valid as long as the Message lives. Move-only, so the parsed
-// tree is never copied by accident; moving keeps the views valid.
+// One valid JSON-RPC 2.0 message. It owns what it carries (the params, the result or the error
+// object); method(), params(), result() and the error accessors are views into it, valid as long
+// as the Message lives. Move-only, so a tree is never copied by accident; moving keeps the views
+// valid.
 class Message {
  public:
   // Validates a parsed JSON value as a JSON-RPC 2.0 message, with the rules and error codes of
@@ -157,9 +168,9 @@ class Message {
   // The method of a request or notification; empty for responses.
   std::string_view method() const noexcept { return method_; }
   // The params of a request or notification: an object or an array, or null when absent.
-  const boost::json::value& params() const noexcept { return *params_; }
+  const boost::json::value& params() const noexcept { return carries_method() ? body_ : detail::null_value; }
   // The result of a response (which may itself be null); null for other kinds.
-  const boost::json::value& result() const noexcept { return *result_; }
+  const boost::json::value& result() const noexcept { return kind_ == MessageKind::response ? body_ : detail::null_value; }
   // The result moved out of the message, for its owner once it needs nothing else from it: no
   // copy of the tree (a result can be megabytes). result() is null afterwards.
   boost::json::value take_result() noexcept;
@@ -172,20 +183,20 @@ class Message {
   // data (copied). Precondition: kind() == error_response; otherwise an `internal` error.
   Error remote_error() const;
 
-  // The whole message as parsed.
-  const boost::json::value& json() const noexcept { return json_; }
+  // The whole message as a JSON object, rebuilt from its parts (a copy: for logs and tests).
+  boost::json::value to_json() const;
 
  private:
+  friend Result<Message> detail::message_from_envelope(detail::Envelope&& envelope);
   Message() noexcept = default;
+  bool carries_method() const noexcept { return kind_ == MessageKind::request || kind_ == MessageKind::notification; }
 
-  boost::json::value json_;
   MessageKind kind_ = MessageKind::notification;
   Id id_;
-  std::string_view method_;
-  const boost::json::value* params_ = &detail::null_value;
-  const boost::json::value* result_ = &detail::null_value;
-  const boost::json::value* error_data_ = &detail::null_value;
-  std::string_view error_message_;
+  std::string method_;
+  boost::json::value body_;  // the params, the result or the error object, by kind
+  const boost::json::value* error_data_ = &detail::null_value;  // in body_
+  std::string_view error_message_;                               // in body_
   int error_code_ = 0;
 };
 

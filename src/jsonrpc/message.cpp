@@ -1,4 +1,4 @@
-// trellis::jsonrpc::Message: ownership of the parsed tree and the views into it.
+// trellis::jsonrpc::Message: ownership of what a message carries and the views into it.
 #include "trellis/jsonrpc.hpp"
 
 #include <memory>
@@ -24,10 +24,10 @@ std::string_view to_string(MessageKind kind) noexcept {
 }
 
 Message& Message::operator=(Message&& other) noexcept {
-  // The views point into the tree. Move construction always hands the tree over (same memory
-  // resource), so the views stay valid; move assignment of a boost::json::value copies instead
-  // when the two resources differ, which would leave the views pointing into `other`. Rebuilding
-  // the object by move construction avoids that case entirely.
+  // The error views point into body_. Move construction always hands the tree over (same memory
+  // resource), so they stay valid; move assignment of a boost::json::value copies instead when
+  // the two resources differ, which would leave them pointing into `other`. Rebuilding the object
+  // by move construction avoids that case entirely.
   if (this != &other) {
     std::destroy_at(this);
     std::construct_at(this, std::move(other));
@@ -36,10 +36,27 @@ Message& Message::operator=(Message&& other) noexcept {
 }
 
 boost::json::value Message::take_result() noexcept {
-  if (result_ == &detail::null_value) return nullptr;
-  // result_ points into json_, which this non-const Message owns; the views are const only so
-  // that readers cannot change the tree under each other.
-  return std::move(*const_cast<boost::json::value*>(result_));
+  if (kind_ != MessageKind::response) return nullptr;
+  return std::move(body_);
+}
+
+boost::json::value Message::to_json() const {
+  boost::json::object json{{"jsonrpc", "2.0"}};
+  if (kind_ != MessageKind::notification) json["id"] = id_.to_json();
+  switch (kind_) {
+    case MessageKind::request:
+    case MessageKind::notification:
+      json["method"] = method_;
+      if (!body_.is_null()) json["params"] = body_;
+      break;
+    case MessageKind::response:
+      json["result"] = body_;
+      break;
+    case MessageKind::error_response:
+      json["error"] = body_;
+      break;
+  }
+  return json;
 }
 
 Error Message::remote_error() const {

@@ -58,38 +58,6 @@ Error invalid_request(std::string_view message, const Id* id) {
   return make_error(ErrorKind::protocol, std::string(message), std::move(data), jsonrpc_code::invalid_request);
 }
 
-// The envelope members, found in one pass over the object instead of one lookup each.
-struct Envelope {
-  const boost::json::value* jsonrpc = nullptr;
-  const boost::json::value* id = nullptr;
-  const boost::json::value* method = nullptr;
-  const boost::json::value* params = nullptr;
-  const boost::json::value* result = nullptr;
-  const boost::json::value* error = nullptr;
-};
-
-Envelope envelope_of(const boost::json::object& object) noexcept {
-  Envelope envelope;
-  for (const auto& member : object) {
-    const std::string_view key = member.key();
-    const boost::json::value* value = &member.value();
-    if (key == "jsonrpc") {
-      envelope.jsonrpc = value;
-    } else if (key == "id") {
-      envelope.id = value;
-    } else if (key == "method") {
-      envelope.method = value;
-    } else if (key == "params") {
-      envelope.params = value;
-    } else if (key == "result") {
-      envelope.result = value;
-    } else if (key == "error") {
-      envelope.error = value;
-    }
-  }
-  return envelope;
-}
-
 bool is_int(const boost::json::value& json) noexcept {
   if (const auto* value = json.if_int64()) return *value >= INT_MIN && *value <= INT_MAX;
   return false;
@@ -103,62 +71,73 @@ Result<Message> Message::from_json(boost::json::value json, const DecodeOptions&
   if (const auto problem = inspect_tree(json, options.max_depth); problem != TreeProblem::none) {
     return tree_error(problem, options.max_depth);
   }
+  detail::Envelope envelope;
+  for (auto& member : json.get_object()) {
+    if (auto* slot = detail::envelope_slot(envelope, member.key())) *slot = std::move(member.value());
+  }
+  return detail::message_from_envelope(std::move(envelope));
+}
 
+namespace detail {
+
+std::optional<boost::json::value>* envelope_slot(Envelope& envelope, std::string_view key) noexcept {
+  if (key == "jsonrpc") return &envelope.jsonrpc;
+  if (key == "id") return &envelope.id;
+  if (key == "method") return &envelope.method;
+  if (key == "params") return &envelope.params;
+  if (key == "result") return &envelope.result;
+  if (key == "error") return &envelope.error;
+  return nullptr;  // other members are ignored
+}
+
+Result<Message> message_from_envelope(Envelope&& envelope) {
   Message message;
-  message.json_ = std::move(json);
-  const Envelope envelope = envelope_of(message.json_.get_object());
-
   const Id* recovered = nullptr;
-  const boost::json::value* id = envelope.id;
-  if (id != nullptr) {
-    auto parsed = Id::from_json(*id);
+  if (envelope.id) {
+    auto parsed = Id::from_json(*envelope.id);
     if (!parsed) return invalid_request("id must be a string, an integer or null", nullptr);
     message.id_ = std::move(*parsed);
     recovered = &message.id_;
   }
 
-  const boost::json::value* version = envelope.jsonrpc;
-  if (version == nullptr || !version->is_string() || version->get_string() != "2.0") {
+  const auto& version = envelope.jsonrpc;
+  if (!version || !version->is_string() || version->get_string() != "2.0") {
     return invalid_request(R"("jsonrpc" must be "2.0")", recovered);
   }
 
-  const boost::json::value* method = envelope.method;
-  const boost::json::value* result = envelope.result;
-  const boost::json::value* error = envelope.error;
-
-  if (method != nullptr) {
-    if (result != nullptr || error != nullptr) {
+  if (envelope.method) {
+    if (envelope.result || envelope.error) {
       return invalid_request("a message must not carry both method and result or error", recovered);
     }
-    if (!method->is_string()) return invalid_request("method must be a string", recovered);
-    if (const boost::json::value* params = envelope.params) {
-      if (!params->is_object() && !params->is_array()) {
+    if (!envelope.method->is_string()) return invalid_request("method must be a string", recovered);
+    if (envelope.params) {
+      if (!envelope.params->is_object() && !envelope.params->is_array()) {
         return invalid_request("params must be an object or an array", recovered);
       }
-      message.params_ = params;
+      message.body_ = std::move(*envelope.params);
     }
-    if (id != nullptr && message.id_.is_null()) return invalid_request("request id must not be null", recovered);
-    message.kind_ = id != nullptr ? MessageKind::request : MessageKind::notification;
-    message.method_ = method->get_string();
+    if (envelope.id && message.id_.is_null()) return invalid_request("request id must not be null", recovered);
+    message.kind_ = envelope.id ? MessageKind::request : MessageKind::notification;
+    message.method_ = envelope.method->get_string();
     return message;
   }
 
-  if (result == nullptr && error == nullptr) {
+  if (!envelope.result && !envelope.error) {
     return invalid_request("message has neither method nor result nor error", recovered);
   }
-  if (result != nullptr && error != nullptr) {
+  if (envelope.result && envelope.error) {
     return invalid_request("response must carry exactly one of result and error", recovered);
   }
-  if (id == nullptr) return invalid_request("response must carry an id", recovered);
+  if (!envelope.id) return invalid_request("response must carry an id", recovered);
 
-  if (result != nullptr) {
+  if (envelope.result) {
     if (message.id_.is_null()) return invalid_request("a result must answer a non-null id", recovered);
     message.kind_ = MessageKind::response;
-    message.result_ = result;
+    message.body_ = std::move(*envelope.result);
     return message;
   }
 
-  const boost::json::object* error_object = error->if_object();
+  const boost::json::object* error_object = envelope.error->if_object();
   const boost::json::value* code = error_object != nullptr ? error_object->if_contains("code") : nullptr;
   const boost::json::value* text = error_object != nullptr ? error_object->if_contains("message") : nullptr;
   if (code == nullptr || !is_int(*code) || text == nullptr || !text->is_string()) {
@@ -166,9 +145,12 @@ Result<Message> Message::from_json(boost::json::value json, const DecodeOptions&
   }
   message.kind_ = MessageKind::error_response;
   message.error_code_ = static_cast<int>(code->get_int64());
-  message.error_message_ = text->get_string();
-  if (const boost::json::value* data = error_object->if_contains("data")) message.error_data_ = data;
+  message.body_ = std::move(*envelope.error);  // the object's entries stay where they are
+  const boost::json::object& error = message.body_.get_object();
+  message.error_message_ = error.at("message").get_string();
+  if (const boost::json::value* data = error.if_contains("data")) message.error_data_ = data;
   return message;
 }
 
+}  // namespace detail
 }  // namespace trellis::jsonrpc

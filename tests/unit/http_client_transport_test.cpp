@@ -323,7 +323,7 @@ class Recorder {
     ClientTransport::Events events;
     events.message = [this](jsonrpc::Message message) {
       std::lock_guard lock(mutex_);
-      messages_.push_back(message.json());
+      messages_.push_back(message.to_json());
       changed_.notify_all();
     };
     events.failed = [this](Error error) {
