@@ -5,8 +5,8 @@
 // with Boost.JSON, building only the parts a message carries (params, result or error; the
 // envelope is read as it goes by), and validates the envelope; the `Message` it returns owns
 // those parts and hands out views into them (the method as a std::string_view, params as a
-// reference), so nothing is copied. The `encode_*` functions append one compact message to a caller-owned std::string,
-// so a connection reuses one buffer for everything it writes. `Router` maps method names to
+// reference), so nothing is copied. The `encode_*` functions append one compact message to a
+// caller-owned std::string, so a connection reuses one buffer for everything it writes. `Router` maps method names to
 // handlers and finds them by string view without allocating. Failures are `trellis::Error`s of
 // kind `protocol` whose `code` is the JSON-RPC code to answer with.
 //

@@ -137,18 +137,18 @@ Result<Message> message_from_envelope(Envelope&& envelope) {
     return message;
   }
 
-  const boost::json::object* error_object = envelope.error->if_object();
-  const boost::json::value* code = error_object != nullptr ? error_object->if_contains("code") : nullptr;
-  const boost::json::value* text = error_object != nullptr ? error_object->if_contains("message") : nullptr;
+  // Moved in first, so the views below point into the object the message owns.
+  message.body_ = std::move(*envelope.error);
+  const boost::json::object* error = message.body_.if_object();
+  const boost::json::value* code = error != nullptr ? error->if_contains("code") : nullptr;
+  const boost::json::value* text = error != nullptr ? error->if_contains("message") : nullptr;
   if (code == nullptr || !is_int(*code) || text == nullptr || !text->is_string()) {
     return invalid_request("error must be an object with an integer code and a string message", recovered);
   }
   message.kind_ = MessageKind::error_response;
   message.error_code_ = static_cast<int>(code->get_int64());
-  message.body_ = std::move(*envelope.error);  // the object's entries stay where they are
-  const boost::json::object& error = message.body_.get_object();
-  message.error_message_ = error.at("message").get_string();
-  if (const boost::json::value* data = error.if_contains("data")) message.error_data_ = data;
+  message.error_message_ = text->get_string();
+  if (const boost::json::value* data = error->if_contains("data")) message.error_data_ = data;
   return message;
 }
 
