@@ -96,6 +96,9 @@ struct HttpTransportOptions {
   int max_resume_attempts = 3;
   std::chrono::milliseconds default_retry{1000};
   bool verify_tls = true;
+  // Keep-alive connections open at once, the GET stream's included (at least 2). A POST holds its
+  // connection until its answer ends; messages beyond wait, first come first served, for one.
+  std::size_t max_connections = 16;
   ClientTransportOptions limits;
 };
 std::unique_ptr<ClientTransport> make_http_transport(HttpTransportOptions options);

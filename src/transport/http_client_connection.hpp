@@ -72,9 +72,17 @@ class Connection {
                                                             std::chrono::milliseconds timeout);
   boost::asio::awaitable<boost::system::error_code> write(Request& request);
   boost::asio::awaitable<boost::system::error_code> read_header(ResponseParser& parser);
-  // Reads and parses some more of the body into the parser's buffer_body buffer. A full body
-  // buffer is not an error.
-  boost::asio::awaitable<boost::system::error_code> read_some(ResponseParser& parser);
+  // What one read_some() delivered: the body bytes that arrived (a view of the connection's read
+  // chunk, valid until its next read) and the error, if the read failed.
+  struct BodyPart {
+    boost::system::error_code error;
+    std::string_view bytes;
+  };
+  // Reads and parses some more of the body, into a chunk of kBodyChunk bytes that the connection
+  // keeps for all its exchanges: allocated on first use and never zeroed (a fresh zeroed 64 KiB
+  // buffer per exchange had been most of the client's CPU for small answers).
+  boost::asio::awaitable<BodyPart> read_some(ResponseParser& parser);
+  static constexpr std::size_t kBodyChunk = 64 * 1024;
 
   // Later operations fail with beast::error::timeout (and close the connection) when they do
   // not complete within `timeout`; clear_timeout() lifts the limit again.
@@ -97,6 +105,8 @@ class Connection {
   std::optional<boost::beast::tcp_stream> plain_;
   std::optional<boost::beast::ssl_stream<boost::beast::tcp_stream>> tls_;
   boost::beast::flat_buffer buffer_;
+  std::string head_;  // of the request being written
+  std::unique_ptr<char[]> body_chunk_;
 };
 
 class Pool;
@@ -176,7 +186,13 @@ class Pool {
   PoolOptions options_;
   std::unordered_set<Connection*> active_;  // connecting or in use; owned by their Lease or frame
   std::deque<std::unique_ptr<Connection>> idle_;
-  std::deque<boost::asio::steady_timer*> waiters_;
+  // acquire() calls waiting for a slot, first come first served.
+  struct Waiter {
+    boost::asio::steady_timer* wakeup;
+    Lease* handed;  // where give_back() puts a connection it hands over directly
+    bool fresh;     // wants a new connection, so is only woken when a slot frees
+  };
+  std::deque<Waiter> waiters_;
   bool closed_ = false;
 };
 

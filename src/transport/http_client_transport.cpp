@@ -79,7 +79,6 @@ using http_client::ResponseParser;
 using std::chrono::milliseconds;
 using telemetry::Logger;
 
-constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::size_t kMaxErrorBody = 64 * 1024;      // kept of an HTTP error's body
 constexpr std::size_t kMaxDrainedBody = 1024 * 1024;  // read past (and dropped) to keep a connection
 constexpr std::size_t kSseFieldOverhead = 4096;       // SSE syntax allowed beyond max_frame_bytes
@@ -282,6 +281,7 @@ HttpClientTransport::HttpClientTransport(HttpTransportOptions options)
   http_client::PoolOptions pool_options;
   pool_options.verify_tls = options_.verify_tls;
   pool_options.connect_timeout = options_.connect_timeout;
+  pool_options.max_active = std::max<std::size_t>(options_.max_connections, 2);
   if (endpoint_ && endpoint_->tls) {
     tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
     tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
@@ -320,6 +320,15 @@ void HttpClientTransport::start(Events events, boost::asio::any_io_executor) {
   });
   if (!endpoint_) {
     asio::post(strand_, [this] { fail(endpoint_.error()); });
+    return;
+  }
+  if (options_.max_connections < 2) {
+    asio::post(strand_, [this] {
+      fail(make_error(ErrorKind::config,
+                      "HttpTransportOptions::max_connections is " + std::to_string(options_.max_connections) +
+                          "; at least 2 are needed (the GET stream holds one)",
+                      boost::json::object{{"max_connections", options_.max_connections}}));
+    });
     return;
   }
   for (const auto& [name, value] : options_.headers) {
@@ -495,19 +504,14 @@ asio::awaitable<Body> HttpClientTransport::read_body(Response& response, std::si
     body.over = true;
     co_return body;
   }
-  std::string buffer(kReadChunk, '\0');
   while (!response.parser->is_done()) {
-    auto& target = response.parser->get().body();
-    target.data = buffer.data();
-    target.size = buffer.size();
-    const error_code ec = co_await response.lease->read_some(*response.parser);
-    const std::size_t n = buffer.size() - response.parser->get().body().size;
-    if (body.text.size() + n > keep) {
+    const auto part = co_await response.lease->read_some(*response.parser);
+    if (body.text.size() + part.bytes.size() > keep) {
       body.over = true;
       co_return body;
     }
-    body.text.append(buffer.data(), n);
-    if (ec || terminal_) co_return body;
+    body.text.append(part.bytes);
+    if (part.error || terminal_) co_return body;
   }
   body.complete = true;
   co_return body;
@@ -699,18 +703,13 @@ asio::awaitable<bool> HttpClientTransport::consume_stream(Response& response, St
   parser_options.max_event_bytes = options_.limits.max_frame_bytes + kSseFieldOverhead;
   sse::Parser parser(parser_options, stream.last_event_id);
   std::vector<sse::Event> events;
-  std::string buffer(kReadChunk, '\0');
   bool lingering = false;
   while (!response.parser->is_done()) {
-    auto& target = response.parser->get().body();
-    target.data = buffer.data();
-    target.size = buffer.size();
-    const error_code ec = co_await response.lease->read_some(*response.parser);
+    const auto [ec, bytes] = co_await response.lease->read_some(*response.parser);
     if (terminal_) co_return false;
-    const std::size_t n = buffer.size() - response.parser->get().body().size;
-    if (n > 0) {
+    if (!bytes.empty()) {
       events.clear();
-      auto fed = parser.feed(std::string_view(buffer.data(), n), events);
+      auto fed = parser.feed(bytes, events);
       if (!events.empty() || parser.last_event_id() != stream.last_event_id) stream.failed_attempts = 0;
       stream.last_event_id = parser.last_event_id();
       if (parser.retry()) stream.retry = parser.retry();

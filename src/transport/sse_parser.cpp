@@ -4,6 +4,7 @@
 #include "transport/sse_parser.hpp"
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <utility>
 
@@ -31,6 +32,17 @@ std::chrono::milliseconds parse_retry(std::string_view digits) noexcept {
     value = value * 10 + digit;
   }
   return std::chrono::milliseconds(value);
+}
+
+// The first CR or LF at or after `pos`, or npos. Two memchr scans, the second bounded by the
+// first's hit: string_view::find_first_of tests the pair byte by byte, a call per byte.
+std::size_t find_line_end(std::string_view text, std::size_t pos) noexcept {
+  const char* begin = text.data() + pos;
+  const std::size_t rest = text.size() - pos;
+  const auto* lf = static_cast<const char*>(std::memchr(begin, '\n', rest));
+  const std::size_t before_lf = lf != nullptr ? static_cast<std::size_t>(lf - begin) : rest;
+  if (const auto* cr = static_cast<const char*>(std::memchr(begin, '\r', before_lf))) return pos + static_cast<std::size_t>(cr - begin);
+  return lf != nullptr ? pos + before_lf : std::string_view::npos;
 }
 
 }  // namespace
@@ -63,7 +75,7 @@ Result<void> Parser::feed(std::string_view chunk, std::vector<Event>& events) {
     if (chunk.front() == '\n') pos = 1;
   }
   while (pos < chunk.size()) {
-    const std::size_t end = chunk.find_first_of("\r\n", pos);
+    const std::size_t end = find_line_end(chunk, pos);
     const std::string_view piece = chunk.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
     if (over_limit(piece.size())) {
       failed_ = true;

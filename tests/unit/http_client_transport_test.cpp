@@ -504,6 +504,57 @@ TEST(HttpClientTransport, AcceptedDeliversNothingAndConnectionsAreReused) {
   EXPECT_LE(server.connections(), 2);
 }
 
+TEST(HttpClientTransport, MessagesBeyondTheConnectionLimitReuseConnections) {
+  // Each answer takes a moment, so that 200 messages sent at once queue for the 16 connections.
+  ScriptedServer server([](const SeenRequest& seen, Reply& reply) {
+    std::this_thread::sleep_for(1ms);
+    reply.json(result(std::stoi(seen.rpc_id())));
+  });
+  Harness h(options_for(server));
+  constexpr int kMessages = 200;
+  for (int id = 1; id <= kMessages; ++id) ASSERT_TRUE(h.transport->send(request(id, "ping")));
+  ASSERT_TRUE(h.recorder.wait_messages(kMessages, 20s));
+  std::vector<std::string> ids;
+  for (const auto& message : h.recorder.messages()) ids.push_back(id_of(message));
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(std::unique(ids.begin(), ids.end()), ids.end());
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(kMessages));
+  // A connection that finished an exchange went to the next waiting message; before, all but
+  // four of them were closed whenever the queue moved, and new ones opened in their place.
+  EXPECT_LE(server.connections(), 16);
+  EXPECT_TRUE(h.recorder.failures().empty());
+}
+
+TEST(HttpClientTransport, MaxConnectionsBoundsTheMessagesInFlight) {
+  ScriptedServer server([](const SeenRequest& seen, Reply& reply) {
+    const int id = std::stoi(seen.rpc_id());
+    if (id <= 2) reply.hold();
+    reply.json(result(id));
+  });
+  HttpTransportOptions options = options_for(server);
+  options.max_connections = 2;  // the least allowed
+  Harness h(options);
+  for (int id = 1; id <= 5; ++id) ASSERT_TRUE(h.transport->send(request(id, "ping")));
+  ASSERT_TRUE(server.wait_for("POST", 2));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(server.requests("POST").size(), 2u);  // the other three wait for a connection
+  EXPECT_TRUE(h.recorder.messages().empty());
+  server.release();
+  ASSERT_TRUE(h.recorder.wait_messages(5));
+  EXPECT_LE(server.connections(), 2);
+  EXPECT_TRUE(h.recorder.failures().empty());
+}
+
+TEST(HttpClientTransport, MaxConnectionsBelowTwoFailsWithConfig) {
+  HttpTransportOptions options;
+  options.url = "http://127.0.0.1:9/mcp";
+  options.max_connections = 1;
+  Harness h(options);
+  ASSERT_TRUE(h.recorder.wait_failure());
+  EXPECT_EQ(h.recorder.failures()[0].kind, ErrorKind::config);
+  EXPECT_NE(h.recorder.failures()[0].message.find("max_connections is 1"), std::string::npos);
+}
+
 TEST(HttpClientTransport, ReconnectsWhenTheServerClosedAnIdleConnection) {
   ScriptedServer server([](const SeenRequest& seen, Reply& reply) {
     reply.json(result(std::stoi(seen.rpc_id())));
