@@ -39,12 +39,9 @@ std::uint64_t SessionStreams::open_stream() {
   std::lock_guard lock(mutex_);
   // Forget finished, unattached streams whose events left the store: nothing can resume them.
   if (streams_.size() > 2 * max_events_ + 16) {
-    std::erase_if(streams_, [&](const auto& entry) {
+    std::erase_if(streams_, [](const auto& entry) {
       const auto& [id, st] = entry;
-      if (id == kStandalone || !st.finished || !st.sink.expired()) return false;
-      for (const auto& e : events_)
-        if (e.stream == id) return false;
-      return true;
+      return id != kStandalone && st.finished && st.stored == 0 && st.sink.expired();
     });
   }
   const auto id = next_stream_++;
@@ -99,7 +96,11 @@ void SessionStreams::publish(std::uint64_t stream, std::string_view json) {
     s.last_write = std::chrono::steady_clock::now();
   }
   events_.push_back(std::move(event));
-  while (events_.size() > max_events_) events_.pop_front();
+  ++s.stored;
+  while (events_.size() > max_events_) {
+    --streams_[events_.front().stream].stored;
+    events_.pop_front();
+  }
 }
 
 void SessionStreams::finish(std::uint64_t stream) {

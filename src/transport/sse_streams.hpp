@@ -63,6 +63,7 @@ class SessionStreams : public std::enable_shared_from_this<SessionStreams> {
   struct Stream {
     std::weak_ptr<SseSink> sink;
     bool finished = false;
+    std::size_t stored = 0;  // its events in events_ (what a resume could still replay)
     std::chrono::steady_clock::time_point last_write{};
   };
   static std::string frame(std::uint64_t stream, std::uint64_t seq, std::string_view data, bool priming,

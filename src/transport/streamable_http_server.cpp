@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <condition_variable>
 #include <random>
 #include <thread>
@@ -191,19 +192,19 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
   void write_frame(std::string frame) override {
     asio::post(socket_.get_executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
       self->queue_.push_back(std::move(frame));
-      self->pump();
+      self->schedule_pump();
     });
   }
   void end_stream() override {
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
       self->end_after_queue_ = true;
-      self->pump();
+      self->schedule_pump();
     });
   }
   void abort_stream() override {
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
       self->abort_after_queue_ = true;
-      self->pump();
+      self->schedule_pump();
     });
   }
 
@@ -403,46 +404,73 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
     abort_after_queue_ = false;
   }
 
+  // Writes run one pump behind the events that queue them (schedule_pump), so that what the
+  // session hands over together — typically a POST's head, priming event, response and last
+  // chunk — leaves in one write instead of four.
+  void schedule_pump() {
+    if (pump_scheduled_) return;
+    pump_scheduled_ = true;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->pump_scheduled_ = false;
+      self->pump();
+    });
+  }
+
+  // Writes everything queued so far in one gathered write: the head if it has not gone out, each
+  // frame as an HTTP chunk, and the last chunk once the stream ends.
   void pump() {
     if (writing_ || !sse_active_) return;
+    framing_.clear();
+    // A frame's own bytes, or a range of framing_ (by offset: framing_ may move while it grows).
+    struct Piece {
+      const std::string* frame;
+      std::size_t offset, size;
+    };
+    std::vector<Piece> pieces;
+    const auto add_framing = [&](std::string_view text) {
+      pieces.push_back({nullptr, framing_.size(), text.size()});
+      framing_.append(text);
+    };
     if (header_pending_) {
       header_pending_ = false;
-      writing_ = true;
-      sse_header_ = std::make_unique<http::response<http::empty_body>>(http::status::ok, request_.version());
-      sse_header_->set(http::field::content_type, "text/event-stream");
-      sse_header_->set(http::field::cache_control, "no-cache");
-      if (!session_header_.empty()) sse_header_->set("Mcp-Session-Id", session_header_);
-      sse_header_->chunked(true);
-      sse_serializer_ = std::make_unique<http::response_serializer<http::empty_body>>(*sse_header_);
-      http::async_write_header(socket_, *sse_serializer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-        self->writing_ = false;
-        if (ec) return self->fail_sse();
-        self->pump();
-      });
-      return;
+      std::string head(request_.version() == 10 ? "HTTP/1.0 200 OK\r\n" : "HTTP/1.1 200 OK\r\n");
+      head.append("Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n");
+      if (!session_header_.empty()) head.append("Mcp-Session-Id: ").append(session_header_).append("\r\n");
+      head.append("Transfer-Encoding: chunked\r\n\r\n");
+      add_framing(head);
     }
-    if (!queue_.empty()) {
-      writing_ = true;
-      current_ = std::move(queue_.front());
-      queue_.pop_front();
-      asio::async_write(socket_, http::make_chunk(asio::buffer(current_)), [self = shared_from_this()](beast::error_code ec, std::size_t) {
-        self->writing_ = false;
-        if (ec) return self->fail_sse();
-        self->pump();
-      });
-      return;
+    writing_frames_.swap(queue_);
+    for (const auto& frame : writing_frames_) {
+      if (frame.empty()) continue;  // an empty chunk would end the response
+      char line[20];
+      char* end = std::to_chars(line, line + 16, frame.size(), 16).ptr;
+      *end++ = '\r';
+      *end++ = '\n';
+      add_framing(std::string_view(line, static_cast<std::size_t>(end - line)));
+      pieces.push_back({&frame, 0, frame.size()});
+      add_framing("\r\n");
     }
-    if (abort_after_queue_ || end_after_queue_) {
-      // Either way the HTTP response ends cleanly. After a cut (abort) the stream itself goes on:
-      // the client resumes it with GET and Last-Event-ID.
-      writing_ = true;
-      asio::async_write(socket_, http::make_chunk_last(), [self = shared_from_this()](beast::error_code ec, std::size_t) {
-        self->writing_ = false;
+    const bool ending = abort_after_queue_ || end_after_queue_;
+    if (ending) add_framing("0\r\n\r\n");
+    if (pieces.empty()) return;
+    buffers_.clear();
+    for (const auto& piece : pieces) {
+      buffers_.emplace_back(piece.frame ? piece.frame->data() : framing_.data() + piece.offset, piece.size);
+    }
+    writing_ = true;
+    // Either way the HTTP response ends cleanly when `ending`. After a cut (abort) the stream itself
+    // goes on: the client resumes it with GET and Last-Event-ID.
+    asio::async_write(socket_, buffers_, [self = shared_from_this(), ending](beast::error_code ec, std::size_t) {
+      self->writing_ = false;
+      self->writing_frames_.clear();
+      if (ending) {
         self->detach_sse();
         if (ec || !self->keep_alive_) return self->close();
-        self->read();
-      });
-    }
+        return self->read();
+      }
+      if (ec) return self->fail_sse();
+      self->pump();
+    });
   }
 
   void fail_sse() {
@@ -564,10 +592,11 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
   bool writing_ = false;
   bool end_after_queue_ = false;
   bool abort_after_queue_ = false;
-  std::deque<std::string> queue_;
-  std::string current_;
-  std::unique_ptr<http::response<http::empty_body>> sse_header_;
-  std::unique_ptr<http::response_serializer<http::empty_body>> sse_serializer_;
+  bool pump_scheduled_ = false;
+  std::vector<std::string> queue_;           // frames not yet written
+  std::vector<std::string> writing_frames_;  // frames of the write in progress
+  std::string framing_;                      // its head, chunk sizes and separators
+  std::vector<asio::const_buffer> buffers_;
 };
 
 }  // namespace http_detail

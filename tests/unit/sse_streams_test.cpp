@@ -1,0 +1,107 @@
+// SessionStreams: event ids, replay on resume, and which streams it forgets.
+#include "transport/sse_streams.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace trellis::http_detail {
+namespace {
+
+using namespace std::chrono_literals;
+
+class RecordingSink final : public SseSink {
+ public:
+  void write_frame(std::string frame) override { frames.push_back(std::move(frame)); }
+  void end_stream() override { ++ends; }
+  void abort_stream() override { ++aborts; }
+
+  std::vector<std::string> frames;
+  int ends = 0;
+  int aborts = 0;
+};
+
+// The id of a frame ("id: <stream>_<seq>\n...").
+std::string id_of(const std::string& frame) { return frame.substr(4, frame.find('\n') - 4); }
+
+TEST(SessionStreams, ResumeReplaysWhatFollowsTheLastEventIdThenEnds) {
+  auto streams = std::make_shared<SessionStreams>(16, 1000ms);
+  const auto stream = streams->open_stream();
+  auto first = std::make_shared<RecordingSink>();
+  ASSERT_TRUE(streams->attach(stream, first));
+  streams->publish(stream, R"({"n":1})");
+  streams->publish(stream, R"({"n":2})");
+  streams->finish(stream);
+  ASSERT_EQ(first->frames.size(), 3u);  // priming, then the two messages
+  EXPECT_NE(first->frames[0].find("retry: 1000\ndata: \n\n"), std::string::npos);
+  EXPECT_EQ(first->ends, 1);
+  streams->detach(stream, first.get());
+
+  auto resumed = std::make_shared<RecordingSink>();
+  EXPECT_EQ(streams->resume(id_of(first->frames[1]), resumed), stream);
+  ASSERT_EQ(resumed->frames.size(), 1u);
+  EXPECT_EQ(resumed->frames[0], first->frames[2]);
+  EXPECT_EQ(resumed->ends, 1);
+}
+
+TEST(SessionStreams, ForgetsFinishedStreamsOnlyOnceTheirEventsLeftTheStore) {
+  constexpr std::size_t kMaxEvents = 4;
+  auto streams = std::make_shared<SessionStreams>(kMaxEvents, 1000ms);
+  // One event per stream, each stream finished and detached: what a POST answered with SSE leaves.
+  std::vector<std::string> last_ids;
+  const auto answered_post = [&] {
+    const auto stream = streams->open_stream();
+    auto sink = std::make_shared<RecordingSink>();
+    streams->attach(stream, sink);
+    streams->publish(stream, R"({"ok":true})");
+    streams->finish(stream);
+    streams->detach(stream, sink.get());
+    last_ids.push_back(id_of(sink->frames.back()));
+  };
+  // Past the point where open_stream() sweeps (2 * max_events + 16 streams).
+  for (std::size_t i = 0; i < 2 * kMaxEvents + 20; ++i) answered_post();
+
+  // The oldest stream's event left the store long ago: the stream is forgotten.
+  auto sink = std::make_shared<RecordingSink>();
+  EXPECT_FALSE(streams->resume(last_ids.front(), sink).has_value());
+  // The newest streams still have their events stored: they can still be resumed (and end at once).
+  for (std::size_t back = 1; back <= kMaxEvents; ++back) {
+    const std::string& id = last_ids[last_ids.size() - back];
+    auto resumed = std::make_shared<RecordingSink>();
+    ASSERT_TRUE(streams->resume(id, resumed).has_value()) << id;
+    EXPECT_TRUE(resumed->frames.empty()) << id;  // nothing after the last event
+    EXPECT_EQ(resumed->ends, 1) << id;
+  }
+}
+
+TEST(SessionStreams, KeepsAStreamThatIsStillAttachedOrUnfinished) {
+  constexpr std::size_t kMaxEvents = 2;
+  auto streams = std::make_shared<SessionStreams>(kMaxEvents, 1000ms);
+  const auto attached = streams->open_stream();
+  auto attached_sink = std::make_shared<RecordingSink>();
+  streams->attach(attached, attached_sink);
+  streams->publish(attached, R"({"a":1})");
+  streams->finish(attached);  // finished, but its connection has not detached yet
+  const auto unfinished = streams->open_stream();
+  auto unfinished_sink = std::make_shared<RecordingSink>();
+  streams->attach(unfinished, unfinished_sink);
+  streams->publish(unfinished, R"({"u":1})");
+  streams->detach(unfinished, unfinished_sink.get());  // cut before its answer
+
+  for (std::size_t i = 0; i < 2 * kMaxEvents + 20; ++i) {
+    const auto stream = streams->open_stream();
+    streams->publish(stream, R"({"x":1})");
+    streams->finish(stream);
+  }
+  auto resumed = std::make_shared<RecordingSink>();
+  EXPECT_TRUE(streams->resume(id_of(unfinished_sink->frames.back()), resumed).has_value());
+  // Resuming the attached stream replaces its connection: the old one is told to stop.
+  auto replacement = std::make_shared<RecordingSink>();
+  EXPECT_TRUE(streams->resume(id_of(attached_sink->frames.back()), replacement).has_value());
+  EXPECT_EQ(attached_sink->aborts, 1);
+}
+
+}  // namespace
+}  // namespace trellis::http_detail
