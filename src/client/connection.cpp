@@ -364,7 +364,9 @@ void Connection::begin_call(std::string method, boost::json::object params, Call
     params["_meta"] = std::move(meta);
   }
   std::string frame;
-  jsonrpc::encode_request(frame, jsonrpc::Id(id), method, params);
+  // Encoded from a value that takes the params over: the encoder takes a value, and handing it
+  // the object would copy the whole object into a temporary one.
+  jsonrpc::encode_request(frame, jsonrpc::Id(id), method, boost::json::value(std::move(params)));
 
   Call& call = calls_[id];
   call.generation = generation_;
@@ -628,7 +630,7 @@ void Connection::reply(const jsonrpc::Id& id, Result<boost::json::value> outcome
 Result<void> Connection::notify(std::string method, boost::json::object params) {
   auto promise = std::make_shared<std::promise<Result<void>>>();
   auto future = promise->get_future();
-  post([promise, method = std::move(method), params = std::move(params)](Connection& self) {
+  post([promise, method = std::move(method), params = boost::json::value(std::move(params))](Connection& self) {
     if (!self.machine_.is(S::ready) || !self.transport_) return promise->set_value(self.state_error());
     std::string frame;
     jsonrpc::encode_notification(frame, method, params);
