@@ -421,23 +421,16 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
   void pump() {
     if (writing_ || !sse_active_) return;
     framing_.clear();
-    // A frame's own bytes, or a range of framing_ (by offset: framing_ may move while it grows).
-    struct Piece {
-      const std::string* frame;
-      std::size_t offset, size;
-    };
-    std::vector<Piece> pieces;
-    const auto add_framing = [&](std::string_view text) {
-      pieces.push_back({nullptr, framing_.size(), text.size()});
+    pieces_.clear();
+    const auto add_framing = [this](std::string_view text) {
+      pieces_.push_back({nullptr, framing_.size(), text.size()});
       framing_.append(text);
     };
     if (header_pending_) {
       header_pending_ = false;
-      std::string head(request_.version() == 10 ? "HTTP/1.0 200 OK\r\n" : "HTTP/1.1 200 OK\r\n");
-      head.append("Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n");
-      if (!session_header_.empty()) head.append("Mcp-Session-Id: ").append(session_header_).append("\r\n");
-      head.append("Transfer-Encoding: chunked\r\n\r\n");
-      add_framing(head);
+      append_head_start(framing_, http::status::ok, "text/event-stream");
+      framing_.append("Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n");
+      pieces_.push_back({nullptr, 0, framing_.size()});
     }
     writing_frames_.swap(queue_);
     for (const auto& frame : writing_frames_) {
@@ -447,14 +440,14 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
       *end++ = '\r';
       *end++ = '\n';
       add_framing(std::string_view(line, static_cast<std::size_t>(end - line)));
-      pieces.push_back({&frame, 0, frame.size()});
+      pieces_.push_back({&frame, 0, frame.size()});
       add_framing("\r\n");
     }
     const bool ending = abort_after_queue_ || end_after_queue_;
     if (ending) add_framing("0\r\n\r\n");
-    if (pieces.empty()) return;
+    if (pieces_.empty()) return;
     buffers_.clear();
-    for (const auto& piece : pieces) {
+    for (const auto& piece : pieces_) {
       buffers_.emplace_back(piece.frame ? piece.frame->data() : framing_.data() + piece.offset, piece.size);
     }
     writing_ = true;
@@ -495,15 +488,22 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
 
   // --- plain responses -------------------------------------------------------------------------
 
+  // The status line and the headers every response carries: Content-Type (when there is a body)
+  // and, once the request named or created a session, Mcp-Session-Id.
+  void append_head_start(std::string& out, http::status status, std::string_view content_type) const {
+    out.append(request_.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    out.append(std::to_string(static_cast<unsigned>(status))).append(" ").append(http::obsolete_reason(status)).append("\r\n");
+    if (!content_type.empty()) out.append("Content-Type: ").append(content_type).append("\r\n");
+    if (!session_header_.empty()) out.append("Mcp-Session-Id: ").append(session_header_).append("\r\n");
+  }
+
   // Writes one whole response, then reads the next request (or half-closes when this one asked
   // to close). The head is formatted by hand: a JSON answer has three or four headers, and
   // beast's field list and serializer cost more than the rest of the response path together.
   void respond(http::status status, std::string body, std::string_view content_type, std::string_view extra_headers = {}) {
     const bool http10 = request_.version() == 10;
-    head_.assign(http10 ? "HTTP/1.0 " : "HTTP/1.1 ");
-    head_.append(std::to_string(static_cast<unsigned>(status))).append(" ").append(http::obsolete_reason(status)).append("\r\n");
-    if (!content_type.empty()) head_.append("Content-Type: ").append(content_type).append("\r\n");
-    if (!session_header_.empty()) head_.append("Mcp-Session-Id: ").append(session_header_).append("\r\n");
+    head_.clear();
+    append_head_start(head_, status, content_type);
     head_.append(extra_headers);
     head_.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
     if (http10 && keep_alive_) head_.append("Connection: keep-alive\r\n");
@@ -596,6 +596,13 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
   std::vector<std::string> queue_;           // frames not yet written
   std::vector<std::string> writing_frames_;  // frames of the write in progress
   std::string framing_;                      // its head, chunk sizes and separators
+  // What the write is made of, in order: a frame's own bytes, or a range of framing_ (by offset,
+  // since framing_ may move while it grows); then the buffers pointing at them.
+  struct Piece {
+    const std::string* frame;
+    std::size_t offset, size;
+  };
+  std::vector<Piece> pieces_;
   std::vector<asio::const_buffer> buffers_;
 };
 
