@@ -1,5 +1,6 @@
 // WorkerPool: every task runs once, a blocked worker never holds back the others (whether the
-// rest spin or sleep), join() runs what is queued, and a throwing task does not end its worker.
+// rest spin or sleep, and with more than one blocked), the sentinel ticks only while work runs,
+// join() runs what is queued, and a throwing task does not end its worker.
 #include "server/worker_pool.hpp"
 
 #include <gtest/gtest.h>
@@ -59,8 +60,9 @@ TEST_P(WorkerPoolSpin, ABlockedWorkerDoesNotHoldBackTheNextTask) {
   pool.join();
 }
 
-TEST_P(WorkerPoolSpin, ABurstIsSpreadOverTheWorkersNotQueuedBehindOne) {
-  // Two tasks that only finish together: they must run at the same time on two workers.
+TEST_P(WorkerPoolSpin, TwoTasksThatWaitForEachOtherBothRun) {
+  // Two tasks that only finish together: the second, queued behind a busy worker, must be taken
+  // by the other (the sentinel, once a tick passes without progress).
   WorkerPool pool(2, spin());
   std::this_thread::sleep_for(20ms);  // both workers idle
   std::atomic<int> arrived{0};
@@ -74,6 +76,60 @@ TEST_P(WorkerPoolSpin, ABurstIsSpreadOverTheWorkersNotQueuedBehindOne) {
     });
   pool.join();
   EXPECT_EQ(done.load(), 2);
+}
+
+TEST_P(WorkerPoolSpin, WithTwoWorkersStuckTheThirdStillTakesTheNextTask) {
+  // The sentinel that took the second blocked task leaves its role; a parked worker must take it
+  // up, or the quick task would wait for a blocked handler.
+  WorkerPool pool(3, spin());
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<void> first_started, second_started;
+  pool.post([&] {
+    first_started.set_value();
+    released.wait();
+  });
+  first_started.get_future().wait();
+  std::this_thread::sleep_for(20ms);
+  pool.post([&] {
+    second_started.set_value();
+    released.wait();
+  });
+  EXPECT_EQ(second_started.get_future().wait_for(5s), std::future_status::ready) << "nobody took the second task";
+  std::this_thread::sleep_for(20ms);
+  std::promise<void> quick_ran;
+  auto quick = quick_ran.get_future();
+  pool.post([&] { quick_ran.set_value(); });
+  EXPECT_EQ(quick.wait_for(5s), std::future_status::ready) << "the third worker did not take the task";
+  release.set_value();
+  pool.join();
+}
+
+TEST_P(WorkerPoolSpin, TheSentinelWatchesABusyPoolAndSleepsInAnIdleOne) {
+  WorkerPool pool(2, spin());
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<void> started;
+  pool.post([&] {
+    started.set_value();
+    released.wait();
+  });
+  started.get_future().wait();
+  std::this_thread::sleep_for(30ms);  // the other worker parks, as the sentinel
+  const auto before = pool.sentinel_ticks();
+  std::this_thread::sleep_for(30ms);
+  EXPECT_GT(pool.sentinel_ticks(), before) << "no sentinel watches the busy worker";
+  release.set_value();
+  // Idle from here: within a few ticks the sentinel stops ticking. Looked for in windows of 30 ms
+  // (kIdleTicks is 10 ms of ticks), so that a slow machine only takes longer to settle.
+  bool quiet = false;
+  for (const auto deadline = std::chrono::steady_clock::now() + 5s; !quiet && std::chrono::steady_clock::now() < deadline;) {
+    const auto ticks = pool.sentinel_ticks();
+    std::this_thread::sleep_for(30ms);
+    quiet = pool.sentinel_ticks() == ticks;
+  }
+  EXPECT_TRUE(quiet) << "an idle pool keeps waking";
+  pool.join();
 }
 
 TEST_P(WorkerPoolSpin, JoinRunsQueuedTasksAndWhatTheyPost) {
