@@ -204,7 +204,7 @@ void SessionImpl::run_on_worker(const Method& method, jsonrpc::Message message, 
     // session's in-flight limit any more.
     self->finished(entry);
     if (reply) reply->finish();
-  });
+  }, this);
 }
 
 void SessionImpl::finished(InFlight* entry) {

@@ -44,7 +44,8 @@ void WorkerPool::join() {
     if (thread.joinable()) thread.join();
 }
 
-void WorkerPool::enqueue(std::unique_ptr<Task> task) {
+void WorkerPool::enqueue(std::unique_ptr<Task> task, const void* source) {
+  const bool same_burst = source != nullptr && last_source_.exchange(source, std::memory_order_relaxed) == source;
   {
     std::lock_guard lock(queue_mutex_);
     queue_.push_back(task.get());
@@ -57,9 +58,9 @@ void WorkerPool::enqueue(std::unique_ptr<Task> task) {
   if (spinning_.load(kSeqCst) != 0) return;  // the spinner takes it
   const std::size_t busy = busy_.load(kSeqCst);
   if (busy >= size_) return;  // every worker looks at the queue when its task ends
-  // The common case under load: the busy worker takes it next, and the sentinel watches.
-  if (busy > 0 && queued_.load(kSeqCst) < kFarBehind && watched_.load(kSeqCst)) return;
-  nudge();
+  // The common case within a burst: the busy worker takes it next, and the sentinel watches.
+  if (same_burst && busy > 0 && queued_.load(kSeqCst) < kFarBehind && watched_.load(kSeqCst)) return;
+  nudge(!same_burst);
 }
 
 bool WorkerPool::try_pop(Task*& task) {
@@ -73,13 +74,13 @@ bool WorkerPool::try_pop(Task*& task) {
   return true;
 }
 
-void WorkerPool::nudge() {
+void WorkerPool::nudge(bool eager) {
   std::lock_guard lock(park_mutex_);
   const std::size_t queued = queued_.load(kSeqCst);
   if (queued == 0) return;
-  if (busy_.load(kSeqCst) == 0 || queued >= kFarBehind) {
-    // Nobody is awake to take the work, or the busy workers are far behind: wake one more,
-    // counted busy from now so that the posts behind this one do not wake another.
+  if (eager || busy_.load(kSeqCst) == 0 || queued >= kFarBehind) {
+    // Not part of the busy worker's burst, nobody awake to take the work, or the busy workers far
+    // behind: wake one more, counted busy from now so that the posts behind do not wake another.
     const std::size_t sleepers = parked_ + (has_sentinel_ ? 1 : 0);
     if (sleepers <= tokens_) return;  // every sleeper is already on its way
     ++tokens_;
@@ -104,7 +105,7 @@ void WorkerPool::after_pop() {
   if (size_ == 1) return;  // nobody else to wake
   const std::size_t queued = queued_.load(kSeqCst);
   if (queued == 0 || spinning_.load(kSeqCst) != 0) return;
-  if (queued >= kFarBehind || !watched_.load(kSeqCst)) nudge();
+  if (queued >= kFarBehind || !watched_.load(kSeqCst)) nudge(false);
 }
 
 void WorkerPool::run(Task* task) {

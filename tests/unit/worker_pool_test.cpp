@@ -16,6 +16,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// Tasks posted with one source are one session's burst: they wait for the busy worker, and only the
+// sentinel (after a tick without progress) takes one that a blocked worker holds up.
+const int kSession = 0;
+const void* const kOneSession = &kSession;
+
 class WorkerPoolSpin : public ::testing::TestWithParam<int> {
  protected:
   std::chrono::microseconds spin() const { return std::chrono::microseconds(GetParam()); }
@@ -30,7 +35,9 @@ TEST_P(WorkerPoolSpin, RunsEveryTaskPostedFromManyThreadsExactlyOnce) {
     std::vector<std::thread> posters;
     for (int p = 0; p < kPosters; ++p)
       posters.emplace_back([&, p] {
-        for (int i = 0; i < kTasksEach; ++i) pool.post([&runs, n = p * kTasksEach + i] { runs[n].fetch_add(1); });
+        // Posters 0 and 1 share one source (one session's bursts), 2 and 3 post without one.
+        const void* source = p < 2 ? kOneSession : nullptr;
+        for (int i = 0; i < kTasksEach; ++i) pool.post([&runs, n = p * kTasksEach + i] { runs[n].fetch_add(1); }, source);
       });
     for (auto& t : posters) t.join();
     pool.join();
@@ -48,13 +55,13 @@ TEST_P(WorkerPoolSpin, ABlockedWorkerDoesNotHoldBackTheNextTask) {
   pool.post([&] {
     blocker_started.set_value();
     released.wait();
-  });
+  }, kOneSession);
   blocker_started.get_future().wait();
   // Let the other worker park (or spin) before the next task arrives.
   std::this_thread::sleep_for(20ms);
   std::promise<void> quick_ran;
   auto quick = quick_ran.get_future();
-  pool.post([&] { quick_ran.set_value(); });
+  pool.post([&] { quick_ran.set_value(); }, kOneSession);
   EXPECT_EQ(quick.wait_for(5s), std::future_status::ready) << "the free worker did not take the task";
   release.set_value();
   pool.join();
@@ -73,7 +80,7 @@ TEST_P(WorkerPoolSpin, TwoTasksThatWaitForEachOtherBothRun) {
       const auto deadline = std::chrono::steady_clock::now() + 5s;
       while (arrived.load() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
       if (arrived.load() == 2) done.fetch_add(1);
-    });
+    }, kOneSession);
   pool.join();
   EXPECT_EQ(done.load(), 2);
 }
@@ -88,18 +95,18 @@ TEST_P(WorkerPoolSpin, WithTwoWorkersStuckTheThirdStillTakesTheNextTask) {
   pool.post([&] {
     first_started.set_value();
     released.wait();
-  });
+  }, kOneSession);
   first_started.get_future().wait();
   std::this_thread::sleep_for(20ms);
   pool.post([&] {
     second_started.set_value();
     released.wait();
-  });
+  }, kOneSession);
   EXPECT_EQ(second_started.get_future().wait_for(5s), std::future_status::ready) << "nobody took the second task";
   std::this_thread::sleep_for(20ms);
   std::promise<void> quick_ran;
   auto quick = quick_ran.get_future();
-  pool.post([&] { quick_ran.set_value(); });
+  pool.post([&] { quick_ran.set_value(); }, kOneSession);
   EXPECT_EQ(quick.wait_for(5s), std::future_status::ready) << "the third worker did not take the task";
   release.set_value();
   pool.join();
@@ -113,7 +120,7 @@ TEST_P(WorkerPoolSpin, TheSentinelWatchesABusyPoolAndSleepsInAnIdleOne) {
   pool.post([&] {
     started.set_value();
     released.wait();
-  });
+  }, kOneSession);
   started.get_future().wait();
   std::this_thread::sleep_for(30ms);  // the other worker parks, as the sentinel
   const auto before = pool.sentinel_ticks();
