@@ -182,6 +182,8 @@ void SessionImpl::run_on_worker(const Method& method, jsonrpc::Message message, 
   // it, after the worker has handed it back.
   InFlight* entry = &slot->second;
   entry->id = &slot->first;
+  // Posted with this session as its source: a burst of one client's requests stays with the
+  // worker that is busy with it (see WorkerPool::post).
   core_->workers().post([self = shared_from_this(), fn = method.fn, message = std::move(message), entry,
                          stop = entry->stop.get_token(), reply = std::move(reply)]() mutable {
     static const boost::json::object kNoParams;
