@@ -164,7 +164,6 @@ bool WorkerPool::park(Task*& task) {
   bool look = true;  // a worker that just went idle looks once: a task may have come meanwhile
   bool ticked = false;
   std::uint64_t seen = pops_.load(kSeqCst);
-  unsigned idle_ticks = 0;
   for (;;) {
     const bool stopping = stopping_.load(kSeqCst);
     bool counted = false;
@@ -203,9 +202,8 @@ bool WorkerPool::park(Task*& task) {
       if (look) continue;
     }
     if (sentinel) {
-      const bool active = busy_.load(kSeqCst) > 0 || queued_.load(kSeqCst) > 0;
-      idle_ticks = active ? 0 : idle_ticks + 1;
-      const bool watch = idle_ticks < kIdleTicks;
+      // Ticks only while a handler runs or a task waits: an idle server does not wake.
+      const bool watch = busy_.load(kSeqCst) > 0 || queued_.load(kSeqCst) > 0;
       watched_.store(watch, kSeqCst);
       if (watch) {
         ticks_.fetch_add(1, std::memory_order_relaxed);

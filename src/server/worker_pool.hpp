@@ -20,8 +20,8 @@
 // handler from holding back the tasks queued behind it is the sentinel: the first worker to park
 // waits in ticks of kTick while others are busy, and takes a queued task itself when no task was
 // taken for a whole tick. A task therefore waits at most about two ticks behind a stuck handler
-// while a worker is free. After kIdleTicks ticks with nothing running, the sentinel sleeps until
-// work comes back, so that an idle server does not wake.
+// while a worker is free. The sentinel ticks only while a task runs or waits, and otherwise
+// sleeps until work comes back, so that an idle server does not wake.
 //
 // The queue is a deque of task pointers under a mutex held only to push or pop one pointer, with
 // an atomic count beside it so that a spinning worker looks without taking the lock. (Not
@@ -84,7 +84,6 @@ class WorkerPool {
   // A queue this deep wakes another worker at once rather than leaving it to the busy one.
   static constexpr std::size_t kFarBehind = 128;
   static constexpr std::chrono::milliseconds kTick{1};
-  static constexpr unsigned kIdleTicks = 10;
 
   void enqueue(std::unique_ptr<Task> task, const void* source);
   bool try_pop(Task*& task);

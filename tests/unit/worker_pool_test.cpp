@@ -112,7 +112,7 @@ TEST_P(WorkerPoolSpin, WithTwoWorkersStuckTheThirdStillTakesTheNextTask) {
   pool.join();
 }
 
-TEST_P(WorkerPoolSpin, TheSentinelWatchesABusyPoolAndSleepsInAnIdleOne) {
+TEST_P(WorkerPoolSpin, TheSentinelTicksWhileATaskWaitsAndSleepsInAnIdlePool) {
   WorkerPool pool(2, spin());
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
@@ -122,13 +122,18 @@ TEST_P(WorkerPoolSpin, TheSentinelWatchesABusyPoolAndSleepsInAnIdleOne) {
     released.wait();
   }, kOneSession);
   started.get_future().wait();
-  std::this_thread::sleep_for(30ms);  // the other worker parks, as the sentinel
+  // From here the other worker parks, as the sentinel, and ticks: from the start if it parks
+  // after the blocked task began, or from when the task below is queued if it parked before.
   const auto before = pool.sentinel_ticks();
-  std::this_thread::sleep_for(30ms);
-  EXPECT_GT(pool.sentinel_ticks(), before) << "no sentinel watches the busy worker";
+  std::this_thread::sleep_for(20ms);
+  std::promise<void> queued_ran;
+  auto queued = queued_ran.get_future();
+  pool.post([&] { queued_ran.set_value(); }, kOneSession);  // waits behind the blocked worker
+  ASSERT_EQ(queued.wait_for(5s), std::future_status::ready);
+  EXPECT_GT(pool.sentinel_ticks(), before) << "the waiting task was taken without the sentinel ticking";
   release.set_value();
-  // Idle from here: within a few ticks the sentinel stops ticking. Looked for in windows of 30 ms
-  // (kIdleTicks is 10 ms of ticks), so that a slow machine only takes longer to settle.
+  // Idle from here: at its next tick the sentinel stops ticking. Looked for in windows of 30 ms,
+  // so that a slow machine only takes longer to settle.
   bool quiet = false;
   for (const auto deadline = std::chrono::steady_clock::now() + 5s; !quiet && std::chrono::steady_clock::now() < deadline;) {
     const auto ticks = pool.sentinel_ticks();
