@@ -45,7 +45,9 @@ void WorkerPool::join() {
 }
 
 void WorkerPool::enqueue(std::unique_ptr<Task> task, const void* source) {
-  const bool same_burst = source != nullptr && last_source_.exchange(source, std::memory_order_relaxed) == source;
+  // Written only when the source changes: one client's burst leaves the cache line shared.
+  const bool same_burst = source != nullptr && last_source_.load(std::memory_order_relaxed) == source;
+  if (!same_burst) last_source_.store(source, std::memory_order_relaxed);
   {
     std::lock_guard lock(queue_mutex_);
     queue_.push_back(task.get());
