@@ -16,12 +16,13 @@
 // is kFarBehind tasks deep. A task from another source wakes one whenever nobody spins, as every
 // task used to: requests of different sessions do not wait for each other, and over HTTP, where
 // consecutive requests mostly come from different sessions, waking for them measured faster
-// (stateless, 64 connections: about 8 % more requests/s than with every task lazy). What keeps a slow
-// handler from holding back the tasks queued behind it is the sentinel: the first worker to park
-// waits in ticks of kTick while others are busy, and takes a queued task itself when no task was
-// taken for a whole tick. A task therefore waits at most about two ticks behind a stuck handler
-// while a worker is free. The sentinel ticks only while a task runs or waits, and otherwise
-// sleeps until work comes back, so that an idle server does not wake.
+// (stateless, 64 connections: about 7 % more requests/s than with every task lazy).
+//
+// What keeps a slow handler from holding back the tasks queued behind it is the sentinel: the
+// first worker to park waits in ticks of kTick while others are busy, and takes a queued task
+// itself when no task was taken for a whole tick. A task therefore waits at most about two ticks
+// behind a stuck handler while a worker is free. The sentinel ticks only while a task runs or
+// waits, and otherwise sleeps until work comes back, so that an idle server does not wake.
 //
 // The queue is a deque of task pointers under a mutex held only to push or pop one pointer, with
 // an atomic count beside it so that a spinning worker looks without taking the lock. (Not
