@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -20,6 +21,26 @@ using namespace std::chrono_literals;
 // sentinel (after a tick without progress) takes one that a blocked worker holds up.
 const int kSession = 0;
 const void* const kOneSession = &kSession;
+
+// Posts a task of kOneSession that holds its worker until `released` is ready; the future it
+// returns is ready once the task has started.
+std::future<void> post_blocker(WorkerPool& pool, const std::shared_future<void>& released) {
+  auto started = std::make_shared<std::promise<void>>();
+  auto result = started->get_future();
+  pool.post([started, released] {
+    started->set_value();
+    released.wait();
+  }, kOneSession);
+  return result;
+}
+
+// Posts a task of kOneSession and waits up to 5 s for a worker to run it.
+bool runs_within_5s(WorkerPool& pool) {
+  auto ran = std::make_shared<std::promise<void>>();
+  auto result = ran->get_future();
+  pool.post([ran] { ran->set_value(); }, kOneSession);
+  return result.wait_for(5s) == std::future_status::ready;
+}
 
 class WorkerPoolSpin : public ::testing::TestWithParam<int> {
  protected:
@@ -50,19 +71,10 @@ TEST_P(WorkerPoolSpin, RunsEveryTaskPostedFromManyThreadsExactlyOnce) {
 TEST_P(WorkerPoolSpin, ABlockedWorkerDoesNotHoldBackTheNextTask) {
   WorkerPool pool(2, spin());
   std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::promise<void> blocker_started;
-  pool.post([&] {
-    blocker_started.set_value();
-    released.wait();
-  }, kOneSession);
-  blocker_started.get_future().wait();
+  post_blocker(pool, release.get_future().share()).wait();
   // Let the other worker park (or spin) before the next task arrives.
   std::this_thread::sleep_for(20ms);
-  std::promise<void> quick_ran;
-  auto quick = quick_ran.get_future();
-  pool.post([&] { quick_ran.set_value(); }, kOneSession);
-  EXPECT_EQ(quick.wait_for(5s), std::future_status::ready) << "the free worker did not take the task";
+  EXPECT_TRUE(runs_within_5s(pool)) << "the free worker did not take the task";
   release.set_value();
   pool.join();
 }
@@ -90,24 +102,12 @@ TEST_P(WorkerPoolSpin, WithTwoWorkersStuckTheThirdStillTakesTheNextTask) {
   // up, or the quick task would wait for a blocked handler.
   WorkerPool pool(3, spin());
   std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::promise<void> first_started, second_started;
-  pool.post([&] {
-    first_started.set_value();
-    released.wait();
-  }, kOneSession);
-  first_started.get_future().wait();
+  const std::shared_future<void> released = release.get_future().share();
+  post_blocker(pool, released).wait();
   std::this_thread::sleep_for(20ms);
-  pool.post([&] {
-    second_started.set_value();
-    released.wait();
-  }, kOneSession);
-  EXPECT_EQ(second_started.get_future().wait_for(5s), std::future_status::ready) << "nobody took the second task";
+  EXPECT_EQ(post_blocker(pool, released).wait_for(5s), std::future_status::ready) << "nobody took the second task";
   std::this_thread::sleep_for(20ms);
-  std::promise<void> quick_ran;
-  auto quick = quick_ran.get_future();
-  pool.post([&] { quick_ran.set_value(); }, kOneSession);
-  EXPECT_EQ(quick.wait_for(5s), std::future_status::ready) << "the third worker did not take the task";
+  EXPECT_TRUE(runs_within_5s(pool)) << "the third worker did not take the task";
   release.set_value();
   pool.join();
 }
@@ -115,21 +115,12 @@ TEST_P(WorkerPoolSpin, WithTwoWorkersStuckTheThirdStillTakesTheNextTask) {
 TEST_P(WorkerPoolSpin, TheSentinelTicksWhileATaskWaitsAndSleepsInAnIdlePool) {
   WorkerPool pool(2, spin());
   std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::promise<void> started;
-  pool.post([&] {
-    started.set_value();
-    released.wait();
-  }, kOneSession);
-  started.get_future().wait();
+  post_blocker(pool, release.get_future().share()).wait();
   // From here the other worker parks, as the sentinel, and ticks: from the start if it parks
   // after the blocked task began, or from when the task below is queued if it parked before.
   const auto before = pool.sentinel_ticks();
   std::this_thread::sleep_for(20ms);
-  std::promise<void> queued_ran;
-  auto queued = queued_ran.get_future();
-  pool.post([&] { queued_ran.set_value(); }, kOneSession);  // waits behind the blocked worker
-  ASSERT_EQ(queued.wait_for(5s), std::future_status::ready);
+  ASSERT_TRUE(runs_within_5s(pool));  // it waits behind the blocked worker
   EXPECT_GT(pool.sentinel_ticks(), before) << "the waiting task was taken without the sentinel ticking";
   release.set_value();
   // Idle from here: at its next tick the sentinel stops ticking. Looked for in windows of 30 ms,
