@@ -26,6 +26,7 @@ struct ServeOptions {
   std::size_t workers = 0;     // 0: one per core (at least 2)
   std::size_t worker_spin_us = ServerOptions{}.worker_spin.count();
   std::size_t stdin_spin_us = ServerOptions{}.stdin_spin.count();
+  std::size_t stdout_hold_us = ServerOptions{}.stdout_hold.count();
   std::size_t io_threads = 2;  // HTTP only
   std::size_t keep_freed_mib = 128;
 };
@@ -94,7 +95,8 @@ int run_serve(const ServeOptions& opts) {
                                  "a greeting template and a greet prompt.",
                  .worker_threads = opts.workers,
                  .worker_spin = std::chrono::microseconds(opts.worker_spin_us),
-                 .stdin_spin = std::chrono::microseconds(opts.stdin_spin_us)});
+                 .stdin_spin = std::chrono::microseconds(opts.stdin_spin_us),
+                 .stdout_hold = std::chrono::microseconds(opts.stdout_hold_us)});
   register_demo_toolset(server);
   SignalWatcher signals([&server] {
     if (auto& stop_http = server_stop_hook()) {
@@ -136,6 +138,11 @@ void add_serve_command(CLI::App& app) {
                   "spends a core, see docs/performance.md)")
       ->capture_default_str()
       ->check(CLI::Range(0, 10000));
+  cmd->add_option("--stdout-hold-us", opts->stdout_hold_us,
+                  "stdio: microseconds a response may wait to be written with those of the requests queued behind it "
+                  "(0: write each at once)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000000));
   cmd->add_option("--io-threads", opts->io_threads, "HTTP: threads running the network I/O")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));

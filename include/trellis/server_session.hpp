@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 namespace trellis {
 
@@ -31,6 +32,10 @@ class Outbound {
   // thread, in the order the messages must arrive; must not block for long. Returns false when
   // the destination is already closed (the message is dropped).
   virtual bool send(std::string message) = 0;
+  // send() for a request's final response while more of the session's requests wait to run: the
+  // transport may hold it back for a short, bounded time to write it together with theirs (stdio
+  // does: ServerOptions::stdout_hold). Default: send().
+  virtual bool send_batched(std::string message) { return send(std::move(message)); }
   // Whether messages other than the final response can travel here (stdio and SSE: yes; a
   // JSON-body POST response: no). Progress, logs and server requests that belong to a request
   // go to its Outbound when it streams, and to the session's standalone Outbound otherwise.

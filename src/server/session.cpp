@@ -200,7 +200,15 @@ void SessionImpl::run_on_worker(const Method& method, jsonrpc::Message message, 
     // The worker answers itself instead of handing the response back to the strand: one thread
     // hand-off less on every call. A cancelled request gets no response (MCP cancellation); a
     // cancellation that arrives while the response is being sent is the race the spec allows.
-    if (reply && !entry->cancelled.load(std::memory_order_acquire)) reply->send(encode_outcome(message.id(), outcome));
+    if (reply && !entry->cancelled.load(std::memory_order_acquire)) {
+      // With more requests waiting to run, the transport may write this response with theirs.
+      auto response = encode_outcome(message.id(), outcome);
+      if (self->core_->workers().has_queued()) {
+        reply->send_batched(std::move(response));
+      } else {
+        reply->send(std::move(response));
+      }
+    }
     // Handed back before finish(): the transport admits the next request only after finish(), and
     // the strand reaps before it looks at that request, so this one never counts against the
     // session's in-flight limit any more.

@@ -66,6 +66,9 @@ class WorkerPool {
   // Not from a worker (a thread cannot join itself).
   void join();
 
+  // Whether tasks wait for a worker now: a hint, true or false a moment later.
+  bool has_queued() const noexcept { return queued_.load(std::memory_order_relaxed) > 0; }
+
   // Ticks the sentinel has waited so far (for tests: an idle pool must stop ticking).
   std::uint64_t sentinel_ticks() const noexcept { return ticks_.load(std::memory_order_relaxed); }
 

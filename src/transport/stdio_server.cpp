@@ -6,12 +6,15 @@
 // request reaches its worker after a single thread hand-off. With ServerOptions::stdin_spin set,
 // the reader keeps looking for the next message for that long after the input runs dry before it
 // sleeps, so that a client sending request after request rarely has to wake it. Whoever sends a
-// message writes stdout directly, batching what others send meanwhile (StdoutWriter). At the
+// message writes stdout directly, batching what others send meanwhile and the responses of a burst
+// of requests (StdoutWriter). At the
 // session's limit of requests in flight the reader stops reading until half of them have
 // finished (backpressure by not reading). Nothing but protocol messages is written to stdout.
 #include "trellis/server.hpp"
 #include "trellis/server_session.hpp"
 #include "trellis/telemetry/log.hpp"
+
+#include "stdout_writer.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -20,149 +23,19 @@
 
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <utility>
 
-#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/epoll.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 namespace trellis {
 namespace {
 
+using stdio_detail::StdoutWriter;
 using telemetry::Logger;
-
-// Everything written to the output descriptor goes through here, one line per message.
-//
-// No writer thread: the first producer to find the descriptor idle writes itself (no thread
-// hand-off on the way out, which is most of a round trip's latency), and whatever other
-// producers send meanwhile is appended to `pending_` and written by that same producer in one
-// batch. The writer also counts requests in flight so the reader can stop reading at the
-// session's limit (backpressure by not reading, ARCHITECTURE §4).
-class StdoutWriter final : public Outbound {
- public:
-  // Producers wait while this much is pending and not yet written (the client is not reading).
-  static constexpr std::size_t kMaxPendingBytes = 64 * 1024 * 1024;
-
-  StdoutWriter(int fd, std::size_t max_in_flight) : fd_(fd), max_in_flight_(max_in_flight), resume_at_(max_in_flight / 2) {
-    // A pipe of 1 MiB (the unprivileged maximum) instead of 64 KiB: a large result crosses it in
-    // 16 times fewer wake-ups of the reader. Not a pipe, or not allowed: nothing changes.
-    (void)::fcntl(fd_, F_SETPIPE_SZ, 1024 * 1024);
-  }
-
-  bool send(std::string message) override {
-    std::unique_lock lock(mutex_);
-    drained_.wait(lock, [&] { return pending_.size() < kMaxPendingBytes || failed_; });
-    if (failed_) return false;
-    if (writing_) {
-      pending_.append(message).push_back('\n');
-      return true;
-    }
-    writing_ = true;
-    lock.unlock();
-    bool ok = write_line(message);  // no copy to append the newline: a result can be megabytes
-    lock.lock();
-    std::string batch;
-    while (ok && !pending_.empty()) {
-      batch.clear();
-      batch.swap(pending_);
-      lock.unlock();
-      ok = write_all(batch);
-      lock.lock();
-    }
-    if (!ok) failed_ = true;
-    writing_ = false;
-    pending_.clear();
-    lock.unlock();
-    drained_.notify_all();
-    return ok;
-  }
-  bool streaming() const noexcept override { return true; }
-  // A reader stopped at the limit resumes once half the slots are free again, not at the first
-  // one: while a client keeps the session at its limit, the reader's thread is woken once per
-  // max/2 finished requests (and then admits that many in one go) instead of once per request.
-  // Only the finish that brings the count down to resume_at_ looks: a reader that stopped (at the
-  // limit) cannot see the count below it until that finish has run, so no wake-up is lost.
-  void finish() override {
-    if (in_flight_.fetch_sub(1, std::memory_order_acq_rel) - 1 != resume_at_) return;
-    std::function<void()> resume;
-    {
-      std::lock_guard lock(admission_mutex_);  // the reader may be waiting for this slot
-      resume = std::exchange(on_slot_free_, nullptr);
-    }
-    if (resume) resume();
-  }
-
-  // The reader calls this before handing a request to the session: true when the request may
-  // run now (fewer than the limit in flight).
-  bool admit() {
-    std::size_t now = in_flight_.load(std::memory_order_acquire);
-    while (now < max_in_flight_)
-      if (in_flight_.compare_exchange_weak(now, now + 1, std::memory_order_acq_rel)) return true;
-    return false;
-  }
-  // After admit() said no: true when a slot came free in between (the request is admitted),
-  // otherwise false, and `on_slot_free` runs once half the slots are free (see finish()).
-  bool admit_or_call_when_free(std::function<void()> on_slot_free) {
-    std::lock_guard lock(admission_mutex_);
-    if (admit()) return true;
-    on_slot_free_ = std::move(on_slot_free);
-    return false;
-  }
-
- private:
-  bool write_line(std::string_view message) {
-    iovec parts[2] = {{const_cast<char*>(message.data()), message.size()}, {const_cast<char*>("\n"), 1}};
-    std::size_t left = message.size() + 1;
-    while (left > 0) {
-      const ssize_t n = ::writev(fd_, parts[0].iov_len > 0 ? parts : parts + 1, parts[0].iov_len > 0 ? 2 : 1);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        Logger::global().error("trellis.stdio.write_failed", {{"errno", errno}});
-        return false;
-      }
-      auto written = static_cast<std::size_t>(n);
-      left -= written;
-      const std::size_t from_message = std::min(written, parts[0].iov_len);
-      parts[0].iov_base = static_cast<char*>(parts[0].iov_base) + from_message;
-      parts[0].iov_len -= from_message;
-      written -= from_message;
-      parts[1].iov_base = static_cast<char*>(parts[1].iov_base) + written;
-      parts[1].iov_len -= written;
-    }
-    return true;
-  }
-
-  bool write_all(std::string_view data) {
-    while (!data.empty()) {
-      const ssize_t n = ::write(fd_, data.data(), data.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        Logger::global().error("trellis.stdio.write_failed", {{"errno", errno}});
-        return false;
-      }
-      data.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-
-  const int fd_;
-  const std::size_t max_in_flight_;
-  const std::size_t resume_at_;
-  std::atomic<std::size_t> in_flight_{0};
-  std::mutex admission_mutex_;
-  std::function<void()> on_slot_free_;
-  std::mutex mutex_;
-  std::condition_variable drained_;
-  std::string pending_;
-  bool writing_ = false;
-  bool failed_ = false;
-};
 
 // Reads stdin on the session's thread, splits it into lines and hands them to the session;
 // answers what cannot be decoded. A line over the message limit is skipped up to its newline and
@@ -346,7 +219,7 @@ int Server::serve_stdio() { return serve_stdio(STDIN_FILENO, STDOUT_FILENO); }
 int Server::serve_stdio(int in_fd, int out_fd) {
   boost::asio::io_context io(1);
   auto work = boost::asio::make_work_guard(io);
-  auto out = std::make_shared<StdoutWriter>(out_fd, options().max_inflight_per_session);
+  auto out = std::make_shared<StdoutWriter>(out_fd, options().max_inflight_per_session, options().stdout_hold);
   // This thread alone runs `io`, so its executor is serial: the session needs no strand.
   auto session = Session::create(core_, io.get_executor(), "");
   session->set_standalone(out);
@@ -357,6 +230,7 @@ int Server::serve_stdio(int in_fd, int out_fd) {
   });
   reader->start();
   io.run();
+  out->close();  // every request has finished: what they left held goes out now
   return 0;
 }
 

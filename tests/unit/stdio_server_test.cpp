@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include <poll.h>
 #include <unistd.h>
 
 namespace trellis {
@@ -48,6 +49,11 @@ class StdioHarness {
   bool wait_returned() {
     for (int i = 0; i < 500 && !returned; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     return returned;
+  }
+  // Whether the server wrote something that can be read within `wait`.
+  bool readable_within(std::chrono::milliseconds wait) {
+    pollfd p{.fd = from_server_[0], .events = POLLIN, .revents = 0};
+    return ::poll(&p, 1, static_cast<int>(wait.count())) > 0;
   }
   void close_input() {
     if (to_server_[1] >= 0) ::close(to_server_[1]);
@@ -171,6 +177,49 @@ TEST(StdioServer, PipelinedCallsBeyondTheInFlightLimitWaitInsteadOfFailing) {
   writer.join();
   EXPECT_EQ(results, kCalls);
   EXPECT_EQ(peak.load(), 4) << "the limit is reached and never passed";
+}
+
+// A response finished while the next request waits to run is batched with the responses after it
+// (ServerOptions::stdout_hold); when that request runs long, it goes out once the hold has passed,
+// not when the slow one ends. One worker: the second call waits behind the first.
+TEST(StdioServer, AResponseHeldForTheNextWaitsNoLongerThanTheHold) {
+  StdioHarness h({.worker_threads = 1, .stdout_hold = std::chrono::milliseconds(300)});
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool first_may_end = false, slow_may_end = false;
+  auto wait_for = [&](bool& flag) {
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return flag; });
+  };
+  auto allow = [&](bool& flag) {
+    std::lock_guard lock(mutex);
+    flag = true;
+    changed.notify_all();
+  };
+  ASSERT_TRUE(h.server.add_tool({.name = "first"}, [&](RequestContext&, const boost::json::object&) -> Result<boost::json::object> {
+    wait_for(first_may_end);
+    return tool_text("first");
+  }));
+  ASSERT_TRUE(h.server.add_tool({.name = "slow"}, [&](RequestContext&, const boost::json::object&) -> Result<boost::json::object> {
+    wait_for(slow_may_end);
+    return tool_text("slow");
+  }));
+  h.start();
+  h.initialize();
+  h.write_raw(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"first"}})"
+              "\n"
+              R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"slow"}})"
+              "\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // both read: the slow call is queued
+  const auto ended = std::chrono::steady_clock::now();
+  allow(first_may_end);
+  const bool answered = h.readable_within(std::chrono::seconds(10));
+  const auto waited = std::chrono::steady_clock::now() - ended;
+  allow(slow_may_end);  // only now: the first response did not wait for it
+  ASSERT_TRUE(answered) << "the first response waited for the slow call";
+  EXPECT_GE(waited, std::chrono::milliseconds(300)) << "not held";
+  EXPECT_EQ(h.read_message().as_object().at("id"), 1);
+  EXPECT_EQ(h.read_message().as_object().at("id"), 2);
 }
 
 // Stopped at the limit, the reader resumes once half the slots are free, not at the first one
