@@ -224,9 +224,9 @@ struct ServerOptions {
   std::chrono::microseconds stdin_spin{0};
   // serve_stdio only: the longest a response waits to be written together with the responses of
   // the requests queued behind it (at most 16 go in one write). It waits that long only when the
-  // request behind it runs longer; otherwise the batch goes out as soon as the queue is empty. One
-  // write per batch instead of per response made a client with 64 calls in flight 22 % faster on 2
-  // cores (docs/performance.md). 0: every response is written at once.
+  // request behind it runs longer; otherwise the batch goes out as soon as the queue is empty.
+  // One write per batch instead of per response made a client with 64 calls in flight 13-35 %
+  // faster on 2 cores (docs/performance.md). 0: every response is written at once.
   std::chrono::microseconds stdout_hold{1000};
   // Requests of one session running at once; more are rejected with a retryable -32000 error.
   std::size_t max_inflight_per_session = 256;

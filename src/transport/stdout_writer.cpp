@@ -131,7 +131,8 @@ void StdoutWriter::flush_late() {
       // held_since_ moves on whenever a producer writes the batch and a new one starts.
       const auto due = held_since_ + hold_;
       if (std::chrono::steady_clock::now() >= due) {
-        write_out(lock, nullptr);  // its first response waited the whole hold: the request behind is slow
+        // Its first response waited the whole hold: the request behind it runs long.
+        write_out(lock, nullptr);
       } else {
         flusher_cv_.wait_until(lock, due);
       }

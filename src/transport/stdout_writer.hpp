@@ -5,14 +5,15 @@
 // hand-off on the way out, which is most of a round trip's latency), and whatever other producers
 // send meanwhile is appended to `pending_` and written by that same producer in one batch.
 //
-// A response sent with send_batched() — the session does so while more requests wait to run — is
-// held back instead, to go out with the responses after it: a client with 64 calls in flight then
-// costs the server one write (and wakes its own reader once) per batch rather than per response
-// (over stdio on 2 cores: 22 % more calls/s for Trellis's client, docs/performance.md). A batch is
-// written once it holds kMaxBatchMessages responses or kMaxBatchBytes, by the next send(), or by
-// the flusher thread when its first response has waited `hold`: a response waits that long at most,
-// when the request behind it runs longer. The flusher looks once a hold while batches keep coming
-// (so that starting one costs no wake-up) and sleeps once a whole hold passed without one.
+// A response sent with send_batched() (the session does so while more requests wait to run) is
+// held back instead, to go out with the responses after it: a client with 64 calls in flight
+// then costs the server one write, and wakes the client's reader once, per batch rather than per
+// response (over stdio on 2 cores: 13-35 % more calls/s for Trellis's client, see
+// docs/performance.md). A batch is written once it holds kMaxBatchMessages responses or
+// kMaxBatchBytes, by the next send(), or by the flusher thread once its first response has waited
+// `hold`: a response waits that long at most, when the request behind it runs longer. The flusher
+// looks once a hold while batches keep coming (so that starting one costs no wake-up) and sleeps
+// once a whole hold passed without one.
 #pragma once
 
 #include "trellis/server_session.hpp"
