@@ -6,10 +6,10 @@
 // request reaches its worker after a single thread hand-off. With ServerOptions::stdin_spin set,
 // the reader keeps looking for the next message for that long after the input runs dry before it
 // sleeps, so that a client sending request after request rarely has to wake it. Whoever sends a
-// message writes stdout directly, batching what others send meanwhile and the responses of a burst
-// of requests (StdoutWriter). At the
-// session's limit of requests in flight the reader stops reading until half of them have
-// finished (backpressure by not reading). Nothing but protocol messages is written to stdout.
+// message writes stdout directly, along with what others sent meanwhile and the held responses of
+// a burst of requests (StdoutWriter). At the session's limit of requests in flight the reader
+// stops reading until half of them have finished (backpressure by not reading). Nothing but
+// protocol messages is written to stdout.
 #include "trellis/server.hpp"
 #include "trellis/server_session.hpp"
 #include "trellis/telemetry/log.hpp"
