@@ -80,8 +80,7 @@ bool StdoutWriter::write_out(std::unique_lock<std::mutex>& lock, const std::stri
   }
   if (!ok) failed_ = true;
   writing_ = false;
-  pending_.clear();
-  held_ = 0;
+  pending_.clear();  // after a failed write: nothing more will be written
   drained_.notify_all();
   return ok;
 }
