@@ -30,6 +30,19 @@ bool version_supported(std::string_view version) {
   return std::find(versions.begin(), versions.end(), version) != versions.end();
 }
 
+// Runs the user's code on the connection's thread. What it throws is logged and goes no further:
+// it must not end the thread, nor keep the events after it from running.
+template <class Fn>
+void run_user_code(std::string_view event, std::string_view method, Fn&& fn) noexcept {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    Logger::global().warn(event, {{"method", method}, {"what", e.what()}});
+  } catch (...) {
+    Logger::global().warn(event, {{"method", method}, {"what", "an exception that is not a std::exception"}});
+  }
+}
+
 }  // namespace
 
 Connection::Connection(TransportFactory factory, ClientOptions options, Runtime runtime)
@@ -444,7 +457,7 @@ void Connection::end_call(std::int64_t id, Result<boost::json::value> outcome, b
   // The stop callback may be running right now on another thread; destroying it here waits for
   // it, and it only posts, so this cannot deadlock.
   call.on_stop.reset();
-  call.done(std::move(outcome));
+  run_user_code("trellis.client.callback_exception", call.method, [&] { call.done(std::move(outcome)); });
   if (calls_.empty() && machine_.is(S::draining)) become_closed(E::pending_empty, make_error(ErrorKind::state, "client stopped"));
 }
 
@@ -509,13 +522,7 @@ void Connection::on_notification(const jsonrpc::Message& message) {
   const auto* params = message.params().if_object();
   static const boost::json::object kEmpty;
   const auto& p = params ? *params : kEmpty;
-  auto guarded = [&](auto&& fn) {
-    try {
-      fn();
-    } catch (const std::exception& e) {
-      Logger::global().warn("trellis.client.handler_exception", {{"method", method}, {"what", e.what()}});
-    }
-  };
+  auto guarded = [&](auto&& fn) { run_user_code("trellis.client.handler_exception", method, fn); };
   const auto& h = options_.handlers;
   if (method == "notifications/progress") {
     const auto* token = p.if_contains("progressToken");
@@ -601,12 +608,16 @@ void Connection::on_server_request(jsonrpc::Message message) {
   boost::asio::post(handler_pool_, [weak = weak_from_this(), handler = std::move(handler), message = std::move(message)]() mutable {
     static const boost::json::object kEmpty;
     const auto* params = message.params().if_object();
-    Result<boost::json::value> outcome = make_error(ErrorKind::internal, "handler did not run");
-    try {
-      outcome = handler(params ? *params : kEmpty);
-    } catch (const std::exception& e) {
-      outcome = make_error(ErrorKind::internal, e.what());
-    }
+    // Whatever the handler throws is answered as an error: the server's request must end.
+    Result<boost::json::value> outcome = [&]() -> Result<boost::json::value> {
+      try {
+        return handler(params ? *params : kEmpty);
+      } catch (const std::exception& e) {
+        return make_error(ErrorKind::internal, e.what());
+      } catch (...) {
+        return make_error(ErrorKind::internal, "the handler threw an exception that is not a std::exception");
+      }
+    }();
     if (auto self = weak.lock())
       self->post([id = message.id(), outcome = std::move(outcome)](Connection& c) mutable { c.reply(id, std::move(outcome)); });
   });

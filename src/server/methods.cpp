@@ -110,12 +110,16 @@ Value SessionImpl::call_tool(SessionImpl& self, const boost::json::object& param
   if (auto valid = tool->input_schema->validate(args_value, "arguments"); !valid)
     return boost::json::value(tool_error("invalid arguments for tool " + std::string(*name) + ": " + valid.error().message));
 
-  Result<boost::json::object> result = make_error(ErrorKind::internal, "tool did not run");
-  try {
-    result = tool->handler(*context, args);
-  } catch (const std::exception& e) {
-    result = make_error(ErrorKind::internal, e.what());
-  }
+  // What the tool throws is a tool execution error too, which the model can read.
+  Result<boost::json::object> result = [&]() -> Result<boost::json::object> {
+    try {
+      return tool->handler(*context, args);
+    } catch (const std::exception& e) {
+      return make_error(ErrorKind::internal, e.what());
+    } catch (...) {
+      return make_error(ErrorKind::internal, "tool " + std::string(*name) + " threw an exception that is not a std::exception");
+    }
+  }();
   if (!result) {
     if (is_protocol_error(result.error())) return result.error();
     return boost::json::value(tool_error(result.error().message));

@@ -33,6 +33,8 @@ namespace {
 
 using telemetry::Logger;
 
+constexpr const char* kNotStdException = "an exception that is not a std::exception";
+
 // -32000 refusals carry the state and whether retrying can help.
 Error refusal(std::string message, std::string_view state, bool retry) {
   return make_error(ErrorKind::state, std::move(message), boost::json::object{{"state", state}, {"retryable", retry}},
@@ -189,14 +191,20 @@ void SessionImpl::run_on_worker(const Method& method, jsonrpc::Message message, 
     static const boost::json::object kNoParams;
     const auto* params = message.params().if_object();
     RequestContextImpl context(*self, params ? *params : kNoParams, stop, reply);
-    Result<boost::json::value> outcome = make_error(ErrorKind::internal, "handler did not run");
-    try {
-      outcome = fn(*self, params ? *params : kNoParams, &context);
-    } catch (const std::exception& e) {
-      Logger::global().error("trellis.server.handler_exception",
-                             {{"method", message.method()}, {"what", telemetry::truncate_for_log(e.what())}});
-      outcome = make_error(ErrorKind::internal, e.what());
-    }
+    // Whatever the handler throws becomes the request's error, so that the request still ends:
+    // the client gets its answer and the session its slot back.
+    Result<boost::json::value> outcome = [&]() -> Result<boost::json::value> {
+      try {
+        return fn(*self, params ? *params : kNoParams, &context);
+      } catch (const std::exception& e) {
+        Logger::global().error("trellis.server.handler_exception",
+                               {{"method", message.method()}, {"what", telemetry::truncate_for_log(e.what())}});
+        return make_error(ErrorKind::internal, e.what());
+      } catch (...) {
+        Logger::global().error("trellis.server.handler_exception", {{"method", message.method()}, {"what", kNotStdException}});
+        return make_error(ErrorKind::internal, kNotStdException);
+      }
+    }();
     // The worker answers itself instead of handing the response back to the strand: one thread
     // hand-off less on every call. A cancelled request gets no response (MCP cancellation); a
     // cancellation that arrives while the response is being sent is the race the spec allows.

@@ -97,13 +97,18 @@ class StdinReader final : public std::enable_shared_from_this<StdinReader> {
       session_->close();  // EOF: in-flight requests finish, then the session closes
       return;
     }
-    const std::string_view data(chunk, static_cast<std::size_t>(n));
-    if (pending_.empty()) {
-      pending_.assign(data.substr(consume(data)));  // the usual case: whole lines, nothing copied
-    } else {
-      pending_.append(data);
+    std::string_view data(chunk, static_cast<std::size_t>(n));
+    if (!pending_.empty()) {
+      // A line straddles the two reads: only its end joins it, and the lines after it are
+      // delivered from the chunk, as usual, rather than copied behind it.
+      const auto newline = data.find('\n');
+      const std::size_t end = newline == std::string_view::npos ? data.size() : newline + 1;
+      pending_.append(data.substr(0, end));
+      data.remove_prefix(end);
       pending_.erase(0, consume(pending_));
+      if (!pending_.empty()) pending_.append(data);  // unfinished still (data is empty), or waiting for a slot
     }
+    if (pending_.empty()) pending_.assign(data.substr(consume(data)));  // whole lines are not copied
     if (!paused_) look_for_more();
   }
 

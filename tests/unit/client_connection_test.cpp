@@ -341,5 +341,64 @@ TEST(ClientConnection, ServerRequestsAreAnswered) {
   EXPECT_EQ(boost::json::serialize(answer("s3").at("result").at("content")), R"({"name":"Ada","age":36})");
 }
 
+// A handler for the server's requests that throws gets that request an error answer, whatever it
+// throws (one that was not a std::exception used to end the process from the handler thread).
+TEST(ClientConnection, ServerRequestsWhoseHandlerThrowsAreAnsweredWithAnError) {
+  ClientOptions options;
+  options.handlers.sampling = [](const boost::json::object&) -> Result<boost::json::object> { throw std::runtime_error("no model"); };
+  options.handlers.elicitation = [](const boost::json::object&) -> Result<boost::json::object> { throw 42; };
+  ClientHarness h(options);
+  h.connect();
+  auto& link = h.network.current();
+  link.deliver(R"({"jsonrpc":"2.0","id":"s1","method":"sampling/createMessage","params":{}})");
+  link.deliver(R"({"jsonrpc":"2.0","id":"s2","method":"elicitation/create","params":{"message":"who?","requestedSchema":{"type":"object"}}})");
+  auto answer = [&](std::string_view id) -> boost::json::object {
+    for (const auto& s : link.sent)
+      if (s.contains("id") && s.at("id") == boost::json::value(id) && !s.contains("method")) return s;
+    return {};
+  };
+  for (int i = 0; i < 2000 && (answer("s1").empty() || answer("s2").empty()); ++i) {
+    h.pump();
+    std::this_thread::sleep_for(1ms);  // the handlers run on the client's handler thread
+  }
+  ASSERT_TRUE(answer("s1").contains("error"));
+  EXPECT_EQ(answer("s1").at("error").at("code"), jsonrpc_code::internal_error);
+  EXPECT_EQ(answer("s1").at("error").at("message"), "no model");
+  ASSERT_TRUE(answer("s2").contains("error"));
+  EXPECT_EQ(answer("s2").at("error").at("code"), jsonrpc_code::internal_error);
+  EXPECT_EQ(answer("s2").at("error").at("message"), "the handler threw an exception that is not a std::exception");
+}
+
+// A completion callback that throws is logged; the calls whose outcomes come after it still get
+// theirs, and the connection goes on.
+TEST(ClientConnection, ACallbackThatThrowsDoesNotKeepOtherCallsFromEnding) {
+  ClientHarness h;
+  h.connect();
+  int thrown = 0;
+  h.connection->request("ping", {}, {}, [&](Result<boost::json::value>) {
+    ++thrown;
+    throw std::runtime_error("careless callback");
+  });
+  h.pump();
+  const auto first = h.last_id("ping");
+  h.connection->request("ping", {}, {}, [&](Result<boost::json::value>) {
+    ++thrown;
+    throw 42;
+  });
+  h.pump();
+  const auto second = h.last_id("ping");
+  auto third = h.call("ping");
+  const auto third_id = h.last_id("ping");
+  ASSERT_NE(first, second);
+  h.network.current().respond(first, "{}");
+  h.network.current().respond(second, "{}");
+  h.network.current().respond(third_id, R"({"ok":3})");
+  h.pump();
+  EXPECT_EQ(thrown, 2);
+  ASSERT_EQ(third->count(), 1u);
+  EXPECT_EQ(third->only()->at("ok"), 3);
+  EXPECT_EQ(h.connection->state(), "ready");
+}
+
 }  // namespace
 }  // namespace trellis

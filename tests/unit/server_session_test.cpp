@@ -114,6 +114,52 @@ TEST(ServerSession, InvalidArgumentsAreAToolErrorNotAProtocolError) {
   EXPECT_NE(std::string(r.at("result").at("content").at(0).at("text").as_string()).find("text"), std::string::npos);
 }
 
+// Whatever a tool throws, std::exception or not, is a tool execution error the model can read,
+// and the call ends (it used to be left unanswered when the exception was not a std::exception).
+TEST(ServerSession, WhatAToolThrowsIsAToolError) {
+  SessionHarness h;
+  ASSERT_TRUE(h.server.add_tool({.name = "fails"}, [](RequestContext&, const boost::json::object&) -> Result<boost::json::object> {
+    throw std::runtime_error("disk on fire");
+  }));
+  ASSERT_TRUE(h.server.add_tool({.name = "throws_int"}, [](RequestContext&, const boost::json::object&) -> Result<boost::json::object> {
+    throw 42;
+  }));
+  h.open();
+  h.initialize();
+  auto r = h.call(1, "tools/call", R"({"name":"fails"})");
+  ASSERT_TRUE(has_result(r)) << boost::json::serialize(r);
+  EXPECT_EQ(r.at("result").at("isError"), true);
+  EXPECT_EQ(r.at("result").at("content").at(0).at("text"), "disk on fire");
+  r = h.call(2, "tools/call", R"({"name":"throws_int"})");
+  ASSERT_TRUE(has_result(r)) << boost::json::serialize(r);
+  EXPECT_EQ(r.at("result").at("isError"), true);
+  EXPECT_EQ(r.at("result").at("content").at(0).at("text"), "tool throws_int threw an exception that is not a std::exception");
+  EXPECT_TRUE(has_result(h.call(3, "ping")));
+}
+
+// A resource reader (or any handler outside tools) that throws gets the request an internal error,
+// whose message says no more than that (what was thrown goes to the log).
+TEST(ServerSession, WhatAReaderThrowsIsAnInternalError) {
+  SessionHarness h;
+  ASSERT_TRUE(h.server.add_resource({.uri = "demo://std", .name = "std"},
+                                    [](RequestContext&, std::string_view, const UriVariables&) -> Result<boost::json::array> {
+                                      throw std::runtime_error("unreadable");
+                                    }));
+  ASSERT_TRUE(h.server.add_resource({.uri = "demo://int", .name = "int"},
+                                    [](RequestContext&, std::string_view, const UriVariables&) -> Result<boost::json::array> {
+                                      throw 42;
+                                    }));
+  h.open();
+  h.initialize();
+  auto r = h.call(1, "resources/read", R"({"uri":"demo://std"})");
+  EXPECT_EQ(error_code(r), jsonrpc_code::internal_error) << boost::json::serialize(r);
+  EXPECT_EQ(r.at("error").at("message"), "internal error");
+  r = h.call(2, "resources/read", R"({"uri":"demo://int"})");
+  EXPECT_EQ(error_code(r), jsonrpc_code::internal_error) << boost::json::serialize(r);
+  EXPECT_EQ(r.at("error").at("message"), "internal error");
+  EXPECT_TRUE(has_result(h.call(3, "ping")));
+}
+
 TEST(ServerSession, UnknownToolIsInvalidParams) {
   SessionHarness h;
   h.open();

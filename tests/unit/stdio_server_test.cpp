@@ -130,6 +130,44 @@ TEST(StdioServer, OverlongLineIsRejectedWithoutBufferingAndServingGoesOn) {
   EXPECT_TRUE(h.request(6, "ping").contains("result"));
 }
 
+// A line that straddles two reads is delivered once it is whole, and the lines read with its end
+// follow it: also when it is a request that has to wait for a free slot (limit 1, held by `gate`),
+// so that the rest of that read waits behind it.
+TEST(StdioServer, ALineSplitAcrossReadsIsDeliveredWholeAndTheLinesAfterItFollow) {
+  StdioHarness h({.max_inflight_per_session = 1});
+  std::mutex mutex;
+  std::condition_variable opened;
+  bool open = false;
+  ASSERT_TRUE(h.server.add_tool({.name = "gate"}, [&](RequestContext&, const boost::json::object&) -> Result<boost::json::object> {
+    std::unique_lock lock(mutex);
+    opened.wait(lock, [&] { return open; });
+    return tool_text("through");
+  }));
+  h.start();
+  h.initialize();
+  auto ping = [](int id) { return R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"method":"ping"})"; };
+  const auto settle = [] { std::this_thread::sleep_for(std::chrono::milliseconds(50)); };  // one read per write
+  h.write_line(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"gate"}})");
+  settle();
+  const std::string second = ping(2), fourth = ping(4);
+  h.write_raw(second.substr(0, 10));
+  settle();
+  h.write_raw(second.substr(10) + "\n" + ping(3) + "\n" + fourth.substr(0, 7));
+  settle();
+  h.write_raw(fourth.substr(7) + "\n");
+  EXPECT_FALSE(h.readable_within(std::chrono::milliseconds(100))) << "ping 2 waits for the slot the gate holds";
+  {
+    std::lock_guard lock(mutex);
+    open = true;
+  }
+  opened.notify_all();
+  for (int id = 1; id <= 4; ++id) {
+    const auto reply = h.read_message().as_object();
+    EXPECT_EQ(reply.at("id"), id) << boost::json::serialize(reply);
+    EXPECT_TRUE(reply.contains("result")) << boost::json::serialize(reply);
+  }
+}
+
 TEST(StdioServer, EofWaitsForInFlightCalls) {
   StdioHarness h;
   ASSERT_TRUE(h.server.add_tool({.name = "nap"}, [](RequestContext&, const boost::json::object&) -> Result<boost::json::object> {
