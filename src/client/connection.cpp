@@ -33,7 +33,7 @@ bool version_supported(std::string_view version) {
 // Runs the user's code on the connection's thread. What it throws is logged and goes no further:
 // it must not end the thread, nor keep the events after it from running.
 template <class Fn>
-void run_user_code(std::string_view event, std::string_view method, Fn&& fn) noexcept {
+void run_user_code(std::string_view event, std::string_view method, Fn&& fn) {
   try {
     fn();
   } catch (const std::exception& e) {
