@@ -1,6 +1,8 @@
 // The client connection: every row of the client_connection table, with design 001's mechanics.
 #include "connection.hpp"
 
+#include "core/current_exception.hpp"
+
 #include "trellis/telemetry/log.hpp"
 #include "trellis/version.hpp"
 
@@ -36,10 +38,8 @@ template <class Fn>
 void run_user_code(std::string_view event, std::string_view method, Fn&& fn) {
   try {
     fn();
-  } catch (const std::exception& e) {
-    Logger::global().warn(event, {{"method", method}, {"what", e.what()}});
   } catch (...) {
-    Logger::global().warn(event, {{"method", method}, {"what", "an exception that is not a std::exception"}});
+    Logger::global().warn(event, {{"method", method}, {"what", detail::current_exception_message()}});
   }
 }
 
@@ -612,10 +612,8 @@ void Connection::on_server_request(jsonrpc::Message message) {
     Result<boost::json::value> outcome = [&]() -> Result<boost::json::value> {
       try {
         return handler(params ? *params : kEmpty);
-      } catch (const std::exception& e) {
-        return make_error(ErrorKind::internal, e.what());
       } catch (...) {
-        return make_error(ErrorKind::internal, "the handler threw an exception that is not a std::exception");
+        return make_error(ErrorKind::internal, detail::current_exception_message());
       }
     }();
     if (auto self = weak.lock())

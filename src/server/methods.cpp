@@ -1,6 +1,8 @@
 // The MCP request methods a session serves.
 #include "request_context.hpp"
 
+#include "core/current_exception.hpp"
+
 #include "trellis/telemetry/log.hpp"
 
 namespace trellis::server_detail {
@@ -114,10 +116,8 @@ Value SessionImpl::call_tool(SessionImpl& self, const boost::json::object& param
   Result<boost::json::object> result = [&]() -> Result<boost::json::object> {
     try {
       return tool->handler(*context, args);
-    } catch (const std::exception& e) {
-      return make_error(ErrorKind::internal, e.what());
     } catch (...) {
-      return make_error(ErrorKind::internal, "tool " + std::string(*name) + " threw an exception that is not a std::exception");
+      return make_error(ErrorKind::internal, detail::current_exception_message());
     }
   }();
   if (!result) {

@@ -2,6 +2,8 @@
 #include "core.hpp"
 #include "session_impl.hpp"
 
+#include "core/current_exception.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
@@ -24,8 +26,8 @@ Result<T> run_to_completion(boost::asio::awaitable<Result<T>> task) {
   io.run();
   try {
     return outcome.get();
-  } catch (const std::exception& e) {
-    return make_error(ErrorKind::internal, e.what());
+  } catch (...) {
+    return make_error(ErrorKind::internal, detail::current_exception_message());
   }
 }
 

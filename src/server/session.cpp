@@ -2,6 +2,8 @@
 // cancellation, server-to-client requests and the orderly close.
 #include "request_context.hpp"
 
+#include "core/current_exception.hpp"
+
 #include "trellis/telemetry/log.hpp"
 #include "trellis/version.hpp"
 
@@ -32,8 +34,6 @@ namespace server_detail {
 namespace {
 
 using telemetry::Logger;
-
-constexpr const char* kNotStdException = "an exception that is not a std::exception";
 
 // -32000 refusals carry the state and whether retrying can help.
 Error refusal(std::string message, std::string_view state, bool retry) {
@@ -196,13 +196,11 @@ void SessionImpl::run_on_worker(const Method& method, jsonrpc::Message message, 
     Result<boost::json::value> outcome = [&]() -> Result<boost::json::value> {
       try {
         return fn(*self, params ? *params : kNoParams, &context);
-      } catch (const std::exception& e) {
-        Logger::global().error("trellis.server.handler_exception",
-                               {{"method", message.method()}, {"what", telemetry::truncate_for_log(e.what())}});
-        return make_error(ErrorKind::internal, e.what());
       } catch (...) {
-        Logger::global().error("trellis.server.handler_exception", {{"method", message.method()}, {"what", kNotStdException}});
-        return make_error(ErrorKind::internal, kNotStdException);
+        auto what = detail::current_exception_message();
+        Logger::global().error("trellis.server.handler_exception",
+                               {{"method", message.method()}, {"what", telemetry::truncate_for_log(what)}});
+        return make_error(ErrorKind::internal, std::move(what));
       }
     }();
     // The worker answers itself instead of handing the response back to the strand: one thread

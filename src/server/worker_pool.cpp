@@ -2,6 +2,8 @@
 // or gets stuck, which the sentinel notices. See worker_pool.hpp for why.
 #include "worker_pool.hpp"
 
+#include "core/current_exception.hpp"
+
 #include "trellis/telemetry/log.hpp"
 
 #include <exception>
@@ -114,10 +116,9 @@ void WorkerPool::run(Task* task) {
   const std::unique_ptr<Task> owned(task);
   try {
     owned->run();
-  } catch (const std::exception& e) {
-    telemetry::Logger::global().error("trellis.worker.task_exception", {{"what", telemetry::truncate_for_log(e.what())}});
   } catch (...) {
-    telemetry::Logger::global().error("trellis.worker.task_exception", {{"what", "unknown exception"}});
+    telemetry::Logger::global().error("trellis.worker.task_exception",
+                                      {{"what", telemetry::truncate_for_log(detail::current_exception_message())}});
   }
 }
 

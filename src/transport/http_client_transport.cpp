@@ -38,6 +38,7 @@
 //    before the connection is closed, so a server that keeps streams open cannot exhaust the pool.
 //  - close() DELETEs the session only while the transport is healthy (not after a failure or a
 //    session loss), bounded by connect_timeout for the connect and again for the exchange.
+#include "core/current_exception.hpp"
 #include "trellis/client_transport.hpp"
 #include "trellis/telemetry/log.hpp"
 #include "trellis/version.hpp"
@@ -440,10 +441,8 @@ void HttpClientTransport::spawn(asio::awaitable<void> task) {
       if (!error) return;
       try {
         std::rethrow_exception(error);
-      } catch (const std::exception& e) {
-        fail(make_error(ErrorKind::internal, std::string("HTTP transport: ") + e.what()));
       } catch (...) {
-        fail(make_error(ErrorKind::internal, "HTTP transport: unknown exception"));
+        fail(make_error(ErrorKind::internal, "HTTP transport: " + detail::current_exception_message()));
       }
     });
   });

@@ -366,7 +366,7 @@ TEST(ClientConnection, ServerRequestsWhoseHandlerThrowsAreAnsweredWithAnError) {
   EXPECT_EQ(answer("s1").at("error").at("message"), "no model");
   ASSERT_TRUE(answer("s2").contains("error"));
   EXPECT_EQ(answer("s2").at("error").at("code"), jsonrpc_code::internal_error);
-  EXPECT_EQ(answer("s2").at("error").at("message"), "the handler threw an exception that is not a std::exception");
+  EXPECT_EQ(answer("s2").at("error").at("message"), "an exception that is not a std::exception");
 }
 
 // A completion callback that throws is logged; the calls whose outcomes come after it still get
