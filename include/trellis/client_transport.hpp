@@ -9,9 +9,11 @@
 //    given the executor the connection runs on (one thread at a time): a transport may run its
 //    I/O there (stdio does, so a response reaches its caller without a thread hand-off) or on
 //    threads of its own (HTTP does).
-//  - send() queues one message (compact JSON, no framing) and returns at once. It fails with
-//    kind `backpressure` when the transport's bounded queue is full (the caller retries), and
-//    with kind `transport` once the transport has failed or closed.
+//  - send() queues one message (compact JSON, no framing) and returns at once; it copies what it
+//    keeps, so the caller's text need only live for the call. The message comes with its kind,
+//    id and method, which the caller knows from encoding it, so no transport parses it again.
+//    It fails with kind `backpressure` when the transport's bounded queue is full (the caller
+//    retries, with the same text), and with kind `transport` once it has failed or closed.
 //  - Every incoming message and the failure are reported through Events, one at a time and in
 //    arrival order, on that executor or on the transport's own thread. `failed` is reported at
 //    most once, and nothing is reported after it or after close().
@@ -35,9 +37,18 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace trellis {
+
+// One message handed to ClientTransport::send().
+struct OutgoingMessage {
+  std::string_view json;  // compact JSON-RPC, no framing
+  jsonrpc::MessageKind kind = jsonrpc::MessageKind::notification;
+  jsonrpc::Id id;           // requests and answers
+  std::string_view method;  // requests and notifications
+};
 
 class ClientTransport {
  public:
@@ -52,7 +63,7 @@ class ClientTransport {
   virtual ~ClientTransport() = default;
 
   virtual void start(Events events, boost::asio::any_io_executor executor) = 0;
-  virtual Result<void> send(std::string message) = 0;
+  virtual Result<void> send(const OutgoingMessage& message) = 0;
   virtual void close() = 0;
 
   // Whether in-flight requests survive a dropped connection (Streamable HTTP with event ids can

@@ -181,7 +181,8 @@ void Connection::send_initialize() {
     schedule_reconnect(E::init_timeout, make_error(ErrorKind::timeout, "no initialize response within " +
                                                                            std::to_string(options_.init_timeout.count()) + " ms"));
   });
-  if (auto sent = transport_->send(std::move(frame)); !sent) on_transport_failed(generation_, sent.error());
+  if (auto sent = transport_->send({frame, jsonrpc::MessageKind::request, jsonrpc::Id(id), "initialize"}); !sent)
+    on_transport_failed(generation_, sent.error());
 }
 
 void Connection::on_initialize_answer(const jsonrpc::Message& message) {
@@ -210,9 +211,7 @@ void Connection::on_initialize_answer(const jsonrpc::Message& message) {
   fire(E::initialize_response, S::ready);
   // The transport learns the version first, so notifications/initialized already carries it.
   transport_->initialized(protocol_version());
-  std::string frame;
-  jsonrpc::encode_notification(frame, "notifications/initialized");
-  (void)transport_->send(std::move(frame));
+  (void)send_notification("notifications/initialized", nullptr);
   retry_count_ = 0;
   breaker_.on_success();
   finish_connect({});
@@ -405,8 +404,10 @@ void Connection::begin_call(std::string method, boost::json::object params, Call
 }
 
 void Connection::send_request(std::int64_t id, std::string frame, int attempt) {
+  const auto call = calls_.find(id);
+  if (call == calls_.end()) return;  // it ended (timed out, cancelled) while waiting to retry
   if (!transport_) return end_call(id, make_error(ErrorKind::transport, "no transport"), false, "");
-  auto sent = transport_->send(frame);
+  auto sent = transport_->send({frame, jsonrpc::MessageKind::request, jsonrpc::Id(id), call->second.method});
   if (sent) return;
   if (sent.error().kind != ErrorKind::backpressure) return end_call(id, sent.error(), false, "");
   if (attempt >= options_.send_attempts)
@@ -450,9 +451,7 @@ void Connection::end_call(std::int64_t id, Result<boost::json::value> outcome, b
   if (call.timer != 0) scheduler_->cancel(call.timer);
   if (!outcome) tombstones_.add(id, now());
   if (tell_server && transport_ && call.generation == generation_) {
-    std::string frame;
-    jsonrpc::encode_notification(frame, "notifications/cancelled", boost::json::object{{"requestId", id}, {"reason", reason}});
-    (void)transport_->send(std::move(frame));
+    (void)send_notification("notifications/cancelled", boost::json::object{{"requestId", id}, {"reason", reason}});
   }
   // The stop callback may be running right now on another thread; destroying it here waits for
   // it, and it only posts, so this cannot deadlock.
@@ -633,7 +632,17 @@ void Connection::reply(const jsonrpc::Id& id, Result<boost::json::value> outcome
     if (error.kind == ErrorKind::internal) error.kind = ErrorKind::remote;
     jsonrpc::encode_error(frame, id, error);
   }
-  (void)transport_->send(std::move(frame));
+  (void)transport_->send({frame, outcome ? jsonrpc::MessageKind::response : jsonrpc::MessageKind::error_response, id, {}});
+}
+
+Result<void> Connection::send_notification(std::string_view method, const boost::json::value& params) {
+  std::string frame;
+  if (params.is_null()) {
+    jsonrpc::encode_notification(frame, method);
+  } else {
+    jsonrpc::encode_notification(frame, method, params);
+  }
+  return transport_->send({frame, jsonrpc::MessageKind::notification, {}, method});
 }
 
 Result<void> Connection::notify(std::string method, boost::json::object params) {
@@ -641,9 +650,7 @@ Result<void> Connection::notify(std::string method, boost::json::object params) 
   auto future = promise->get_future();
   post([promise, method = std::move(method), params = boost::json::value(std::move(params))](Connection& self) {
     if (!self.machine_.is(S::ready) || !self.transport_) return promise->set_value(self.state_error());
-    std::string frame;
-    jsonrpc::encode_notification(frame, method, params);
-    promise->set_value(self.transport_->send(std::move(frame)));
+    promise->set_value(self.send_notification(method, params));
   });
   return future.get();
 }

@@ -101,6 +101,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Sends a call's request. While the transport reports backpressure it tries again after a
   // jittered delay, up to send_attempts; any other failure, or the last attempt's, ends the call.
   void send_request(std::int64_t id, std::string frame, int attempt);
+  // Encodes and sends a notification; null params: none.
+  Result<void> send_notification(std::string_view method, const boost::json::value& params);
   void on_response(jsonrpc::Message message);
   void end_call(std::int64_t id, Result<boost::json::value> outcome, bool tell_server, std::string_view reason);
   void arm_timeout(std::int64_t id, Call& call, std::chrono::milliseconds after);

@@ -413,9 +413,9 @@ class ChildProcessTransport final : public ClientTransport {
     child_ = std::make_shared<Child>(std::move(options_), std::move(executor));
     child_->start(std::move(events));
   }
-  Result<void> send(std::string message) override {
+  Result<void> send(const OutgoingMessage& message) override {
     if (!child_) return make_error(ErrorKind::state, "the stdio transport was not started");
-    return child_->send(message);
+    return child_->send(message.json);
   }
   void close() override {
     if (child_) child_->close();

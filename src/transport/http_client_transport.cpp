@@ -135,7 +135,7 @@ Error protocol_error(std::string message, boost::json::object data = {}) {
   return make_error(ErrorKind::protocol, std::move(message), std::move(data));
 }
 
-// What one send() asked for, decoded once on the caller's thread.
+// What one send() asked for.
 struct Outgoing {
   std::string body;
   std::optional<jsonrpc::Id> request_id;  // set for requests: a response is expected
@@ -189,7 +189,7 @@ class HttpClientTransport final : public ClientTransport {
 
   // Runs its I/O on its own thread (one io_context, one strand), not on the connection's executor.
   void start(Events events, boost::asio::any_io_executor) override;
-  Result<void> send(std::string message) override;
+  Result<void> send(const OutgoingMessage& message) override;
   void close() override;
   bool resumable() const noexcept override { return true; }
   void initialized(std::string_view protocol_version) override;
@@ -345,18 +345,8 @@ void HttpClientTransport::start(Events events, boost::asio::any_io_executor) {
   spawn(warm_up());
 }
 
-Result<void> HttpClientTransport::send(std::string message) {
-  jsonrpc::DecodeOptions decode_options;
-  decode_options.max_message_bytes = std::numeric_limits<std::size_t>::max();
-  auto decoded = jsonrpc::decode(message, decode_options);
-  if (!decoded) {
-    return make_error(ErrorKind::internal, "send() needs one JSON-RPC message: " + decoded.error().message);
-  }
-  Outgoing out;
-  out.method = std::string(decoded->method());
-  if (decoded->kind() == jsonrpc::MessageKind::request) out.request_id = decoded->id();
-  const std::size_t size = message.size();
-  out.body = std::move(message);
+Result<void> HttpClientTransport::send(const OutgoingMessage& message) {
+  const std::size_t size = message.json.size();
 
   std::lock_guard lock(mutex_);
   switch (phase_) {
@@ -376,6 +366,8 @@ Result<void> HttpClientTransport::send(std::string message) {
                       boost::json::object{{"queued_bytes", queued_bytes_}, {"limit", options_.limits.max_queued_bytes}});
   }
   queued_bytes_ += size;
+  Outgoing out{std::string(message.json), std::nullopt, std::string(message.method)};
+  if (message.kind == jsonrpc::MessageKind::request) out.request_id = message.id;
   spawn(post_message(std::move(out), Reservation(this, size)));
   return {};
 }

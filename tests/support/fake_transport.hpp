@@ -63,13 +63,14 @@ class FakeTransport final : public ClientTransport {
     link_->events = std::move(events);
     link_->started = true;
   }
-  Result<void> send(std::string message) override {
+  Result<void> send(const OutgoingMessage& message) override {
+    expect_described_truly(message);
     if (link_->closed) return make_error(ErrorKind::transport, "closed");
     if (link_->busy_sends > 0) {
       --link_->busy_sends;
       return make_error(ErrorKind::backpressure, "busy");
     }
-    link_->sent.push_back(boost::json::parse(message).as_object());
+    link_->sent.push_back(boost::json::parse(message.json).as_object());
     return {};
   }
   void close() override { link_->closed = true; }
@@ -78,6 +79,17 @@ class FakeTransport final : public ClientTransport {
   std::string describe() const override { return "fake"; }
 
  private:
+  // The kind, id and method the connection passes with a message are what its JSON says: the
+  // HTTP transport routes by them without parsing the message.
+  static void expect_described_truly(const OutgoingMessage& message) {
+    auto decoded = jsonrpc::decode(message.json);
+    ASSERT_TRUE(decoded) << decoded.error().describe();
+    EXPECT_EQ(message.kind, decoded->kind()) << message.json;
+    EXPECT_EQ(message.method, decoded->method()) << message.json;
+    if (decoded->kind() != jsonrpc::MessageKind::notification) {
+      EXPECT_EQ(message.id, decoded->id()) << message.json;
+    }
+  }
   std::shared_ptr<FakeLink> link_;
 };
 

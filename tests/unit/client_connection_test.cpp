@@ -262,6 +262,20 @@ TEST(ClientConnection, BusyTransportIsRetriedThreeTimesThenBackpressure) {
   EXPECT_EQ(kind_of(busy->only()), ErrorKind::backpressure);
 }
 
+// A call that ends while its request waits to be retried is not sent afterwards: the server would
+// run a request whose answer nobody waits for.
+TEST(ClientConnection, ACallThatEndsWhileWaitingToRetryIsNotSent) {
+  ClientHarness h;
+  h.connect();
+  h.network.current().busy_sends = 1;
+  auto outcome = h.call("ping", {}, {.timeout = 2ms});  // the retry waits 5 to 15 ms
+  h.advance(2ms);
+  ASSERT_EQ(outcome->count(), 1u);
+  EXPECT_EQ(kind_of(outcome->only()), ErrorKind::timeout);
+  h.advance(20ms);
+  EXPECT_EQ(h.network.current().count("ping"), 0u);
+}
+
 TEST(ClientConnection, ProgressReachesTheCallAndCanResetItsTimeout) {
   ClientHarness h;
   h.connect();

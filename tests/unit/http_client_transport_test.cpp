@@ -373,12 +373,22 @@ class Recorder {
   int sessions_lost_ = 0;
 };
 
-std::string request(int id, std::string_view method, std::string_view params = "{}") {
-  return R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"method":")" + std::string(method) +
-         R"(","params":)" + std::string(params) + "}";
+// A message to send, with the kind, id and method the client's connection passes along with it.
+struct Message {
+  std::string json;
+  jsonrpc::MessageKind kind;
+  int id;
+  std::string method;
+  operator OutgoingMessage() const { return {json, kind, jsonrpc::Id(id), method}; }
+};
+Message request(int id, std::string_view method, std::string_view params = "{}") {
+  return {R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"method":")" + std::string(method) + R"(","params":)" +
+              std::string(params) + "}",
+          jsonrpc::MessageKind::request, id, std::string(method)};
 }
-std::string notification(std::string_view method) {
-  return R"({"jsonrpc":"2.0","method":")" + std::string(method) + R"("})";
+Message notification(std::string_view method) {
+  return {R"({"jsonrpc":"2.0","method":")" + std::string(method) + R"("})", jsonrpc::MessageKind::notification, 0,
+          std::string(method)};
 }
 std::string result(int id, std::string_view result_json = "{}") {
   return R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"result":)" + std::string(result_json) + "}";
@@ -432,7 +442,7 @@ TEST(HttpClientTransport, PostsEachMessageAndDeliversAJsonAnswer) {
   auto options = options_for(server);
   options.headers = {{"Authorization", "Bearer secret"}, {"X-Trace", "abc"}};
   Harness h(options);
-  const std::string sent = request(1, "initialize", R"({"protocolVersion":"2025-11-25"})");
+  const Message sent = request(1, "initialize", R"({"protocolVersion":"2025-11-25"})");
   ASSERT_TRUE(h.transport->send(sent));
   ASSERT_TRUE(h.recorder.wait_messages(1));
 
@@ -443,7 +453,7 @@ TEST(HttpClientTransport, PostsEachMessageAndDeliversAJsonAnswer) {
   const auto posts = server.requests("POST");
   ASSERT_EQ(posts.size(), 1u);
   EXPECT_EQ(posts[0].target, "/mcp");
-  EXPECT_EQ(posts[0].body, sent);
+  EXPECT_EQ(posts[0].body, sent.json);
   EXPECT_EQ(posts[0].header("content-type"), "application/json");
   EXPECT_EQ(posts[0].header("accept"), "application/json, text/event-stream");
   EXPECT_EQ(posts[0].header("authorization"), "Bearer secret");
@@ -962,10 +972,10 @@ TEST(HttpClientTransport, StandaloneStreamDeliversAndReconnectsWithLastEventId) 
     if (seen.method == "GET") {
       reply.sse_open();
       if (get_count++ == 0) {
-        reply.sse("id: g1\nretry: 100\ndata: " + request(100, "ping") + "\n\n");
+        reply.sse("id: g1\nretry: 100\ndata: " + request(100, "ping").json + "\n\n");
         reply.drop();
       } else {
-        reply.sse("id: g2\ndata: " + notification("notifications/tools/list_changed") + "\n\n");
+        reply.sse("id: g2\ndata: " + notification("notifications/tools/list_changed").json + "\n\n");
         reply.hold();
       }
     } else if (seen.rpc_method() == "initialize") {
@@ -997,7 +1007,7 @@ TEST(HttpClientTransport, SendReportsBackpressureWhenTheQueueIsFull) {
   options.url = "http://127.0.0.1:" + std::to_string(silent.local_endpoint().port()) + "/mcp";
   options.limits.max_queued_bytes = 1 << 20;
   Harness h(options);
-  const std::string big = request(1, "tools/call", R"({"blob":")" + std::string(32 << 20, 'b') + "\"}");
+  const Message big = request(1, "tools/call", R"({"blob":")" + std::string(32 << 20, 'b') + "\"}");
   ASSERT_TRUE(h.transport->send(big)) << "an empty queue takes any one message";
   auto sent = h.transport->send(request(2, "ping"));
   ASSERT_FALSE(sent);
@@ -1005,16 +1015,12 @@ TEST(HttpClientTransport, SendReportsBackpressureWhenTheQueueIsFull) {
   h.transport->close();
 }
 
-TEST(HttpClientTransport, SendBeforeStartAndInvalidMessagesAreRefused) {
+TEST(HttpClientTransport, SendBeforeStartIsRefused) {
   auto transport = make_http_transport({.url = "http://127.0.0.1:1/mcp"});
   auto sent = transport->send(request(1, "ping"));
   ASSERT_FALSE(sent);
   EXPECT_EQ(sent.error().kind, ErrorKind::transport);
-  Recorder recorder;
-  transport->start(recorder.events(), {});
-  auto invalid = transport->send("{not json");
-  ASSERT_FALSE(invalid);
-  EXPECT_EQ(invalid.error().kind, ErrorKind::internal);
+  EXPECT_EQ(sent.error().message, "the HTTP transport to http://127.0.0.1:1/mcp is not started");
 }
 
 // ---------------------------------------------------------------------------------------------

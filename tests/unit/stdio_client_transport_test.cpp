@@ -22,6 +22,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// The stdio transport writes the text as it is; what comes with it matters to HTTP only.
+OutgoingMessage as_notification(std::string_view json) {
+  return {json, jsonrpc::MessageKind::notification, {}, "notifications/test"};
+}
+
 // One io thread and what a transport reports on it; calls into the transport are run there.
 class TransportHarness {
  public:
@@ -61,8 +66,8 @@ class TransportHarness {
     boost::asio::post(io_, [&task] { task(); });
     return result.get();
   }
-  Result<void> send(std::string message) {
-    return on_io([&] { return transport_->send(std::move(message)); });
+  Result<void> send(std::string_view message) {
+    return on_io([&] { return transport_->send(as_notification(message)); });
   }
   void close() {
     if (!thread_.joinable()) return;
@@ -128,7 +133,7 @@ TEST(StdioClientTransport, ManySendsFromOneHandlerArriveInOrder) {
   constexpr int kMessages = 500;
   const int accepted = h.on_io([&] {
     int n = 0;
-    while (n < kMessages && h.transport().send(notification(n))) ++n;
+    while (n < kMessages && h.transport().send(as_notification(notification(n)))) ++n;
     return n;
   });
   ASSERT_EQ(accepted, kMessages);
@@ -182,7 +187,7 @@ TEST(StdioClientTransport, CloseWritesWhatWasSentFirst) {
   constexpr int kMessages = 1000;
   const std::string padding(1000, 'y');  // 1 MB: more than the socket holds
   h.on_io([&] {
-    for (int n = 0; n < kMessages; ++n) ASSERT_TRUE(h.transport().send(notification(n, padding)));
+    for (int n = 0; n < kMessages; ++n) ASSERT_TRUE(h.transport().send(as_notification(notification(n, padding))));
     h.transport().close();
   });
   h.close();
@@ -225,9 +230,9 @@ TEST(StdioClientTransport, QueuedBytesAtTheLimitAreAcceptedAndOnePastIsBackpress
   ASSERT_EQ(half.size(), 499u);
   TransportHarness h({.command = "/bin/cat", .limits = {.max_queued_bytes = 1000}});
   h.on_io([&] {
-    EXPECT_TRUE(h.transport().send(half));
-    EXPECT_TRUE(h.transport().send(half));  // 1000 bytes queued: at the limit
-    const auto past = h.transport().send("{}");
+    EXPECT_TRUE(h.transport().send(as_notification(half)));
+    EXPECT_TRUE(h.transport().send(as_notification(half)));  // 1000 bytes queued: at the limit
+    const auto past = h.transport().send(as_notification("{}"));
     ASSERT_FALSE(past);
     EXPECT_EQ(past.error().kind, ErrorKind::backpressure);
   });
