@@ -408,7 +408,10 @@ void Connection::send_request(std::int64_t id, std::string frame, int attempt) {
   if (call == calls_.end()) return;  // it ended (timed out, cancelled) while waiting to retry
   if (!transport_) return end_call(id, make_error(ErrorKind::transport, "no transport"), false, "");
   auto sent = transport_->send({frame, jsonrpc::MessageKind::request, jsonrpc::Id(id), call->second.method});
-  if (sent) return;
+  if (sent) {
+    call->second.sent = true;
+    return;
+  }
   if (sent.error().kind != ErrorKind::backpressure) return end_call(id, sent.error(), false, "");
   if (attempt >= options_.send_attempts)
     return end_call(id, make_error(ErrorKind::backpressure, "the transport stayed busy for " + std::to_string(attempt) + " attempts"),
@@ -450,7 +453,9 @@ void Connection::end_call(std::int64_t id, Result<boost::json::value> outcome, b
   in_flight_.store(calls_.size(), std::memory_order_relaxed);
   if (call.timer != 0) scheduler_->cancel(call.timer);
   if (!outcome) tombstones_.add(id, now());
-  if (tell_server && transport_ && call.generation == generation_) {
+  // Only a request the server was sent can be cancelled (the specification's rule for
+  // notifications/cancelled).
+  if (tell_server && call.sent && transport_ && call.generation == generation_) {
     (void)send_notification("notifications/cancelled", boost::json::object{{"requestId", id}, {"reason", reason}});
   }
   // The stop callback may be running right now on another thread; destroying it here waits for

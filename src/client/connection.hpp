@@ -63,6 +63,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   struct Call {
     std::uint64_t generation = 0;
+    bool sent = false;  // the transport took the request: the server may be running it
     std::string method;
     Done done;
     CallOptions options;

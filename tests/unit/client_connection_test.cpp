@@ -263,7 +263,7 @@ TEST(ClientConnection, BusyTransportIsRetriedThreeTimesThenBackpressure) {
 }
 
 // A call that ends while its request waits to be retried is not sent afterwards: the server would
-// run a request whose answer nobody waits for.
+// run a request whose answer nobody waits for. Nor is it cancelled: the server never saw it.
 TEST(ClientConnection, ACallThatEndsWhileWaitingToRetryIsNotSent) {
   ClientHarness h;
   h.connect();
@@ -274,6 +274,7 @@ TEST(ClientConnection, ACallThatEndsWhileWaitingToRetryIsNotSent) {
   EXPECT_EQ(kind_of(outcome->only()), ErrorKind::timeout);
   h.advance(20ms);
   EXPECT_EQ(h.network.current().count("ping"), 0u);
+  EXPECT_EQ(h.network.current().count("notifications/cancelled"), 0u) << "nothing to cancel: it was never sent";
 }
 
 TEST(ClientConnection, ProgressReachesTheCallAndCanResetItsTimeout) {
