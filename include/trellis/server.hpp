@@ -273,7 +273,8 @@ class Server {
   void log(LogLevel level, boost::json::value data, std::string_view logger = {});
 
   // Serves one session over stdin/stdout until EOF (orderly shutdown: in-flight handlers finish
-  // first) or shutdown(). Logs go to stderr only. Returns a process exit code.
+  // first) or shutdown(). Logs go to stderr only. Returns a process exit code, and only once
+  // every handler it started has returned, even one that outlived drain_timeout.
   int serve_stdio();
   int serve_stdio(int in_fd, int out_fd);
 

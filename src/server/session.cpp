@@ -8,6 +8,7 @@
 #include "trellis/version.hpp"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/json/serialize.hpp>
@@ -178,6 +179,22 @@ void SessionImpl::on_request(jsonrpc::Message message, std::shared_ptr<Outbound>
   run_on_worker(*handler, std::move(message), std::move(reply));
 }
 
+namespace {
+
+// What a worker holds while it runs one of the session's requests. The session and its Outbound
+// are let go before the work guard: while the guard lives, the session's executor has work, so
+// its io_context keeps running, and serve_stdio, which destroys that io_context as soon as run()
+// returns, cannot return while a worker still holds a session whose strand, timers and posts
+// belong to it (a handler that outlives the drain timeout at EOF, or a worker between its last
+// post and its last release).
+struct WorkerHold {
+  boost::asio::executor_work_guard<boost::asio::any_io_executor> work;  // destroyed last
+  std::shared_ptr<SessionImpl> session;
+  std::shared_ptr<Outbound> outbound;
+};
+
+}  // namespace
+
 void SessionImpl::run_on_worker(const Method& method, jsonrpc::Message message, std::shared_ptr<Outbound> reply) {
   const auto slot = inflight_.try_emplace(message.id()).first;
   // The node of an unordered_map stays put until it is erased, and only reap_finished() erases
@@ -186,11 +203,13 @@ void SessionImpl::run_on_worker(const Method& method, jsonrpc::Message message, 
   entry->id = &slot->first;
   // Posted with this session as its source: a burst of one client's requests stays with the
   // worker that is busy with it (see WorkerPool::post).
-  core_->workers().post([self = shared_from_this(), fn = method.fn, message = std::move(message), entry,
-                         stop = entry->stop.get_token(), reply = std::move(reply)]() mutable {
+  core_->workers().post([hold = WorkerHold{boost::asio::make_work_guard(strand_), shared_from_this(), std::move(reply)},
+                         fn = method.fn, message = std::move(message), entry, stop = entry->stop.get_token()]() mutable {
+    const auto& self = hold.session;
+    const auto& outbound = hold.outbound;
     static const boost::json::object kNoParams;
     const auto* params = message.params().if_object();
-    RequestContextImpl context(*self, params ? *params : kNoParams, stop, reply);
+    RequestContextImpl context(*self, params ? *params : kNoParams, stop, outbound);
     // Whatever the handler throws becomes the request's error, so that the request still ends:
     // the client gets its answer and the session its slot back.
     Result<boost::json::value> outcome = [&]() -> Result<boost::json::value> {
@@ -206,20 +225,20 @@ void SessionImpl::run_on_worker(const Method& method, jsonrpc::Message message, 
     // The worker answers itself instead of handing the response back to the strand: one thread
     // hand-off less on every call. A cancelled request gets no response (MCP cancellation); a
     // cancellation that arrives while the response is being sent is the race the spec allows.
-    if (reply && !entry->cancelled.load(std::memory_order_acquire)) {
+    if (outbound && !entry->cancelled.load(std::memory_order_acquire)) {
       // With more requests waiting to run, the transport may write this response with theirs.
       auto response = encode_outcome(message.id(), outcome);
       if (self->core_->workers().has_queued()) {
-        reply->send_batched(std::move(response));
+        outbound->send_batched(std::move(response));
       } else {
-        reply->send(std::move(response));
+        outbound->send(std::move(response));
       }
     }
     // Handed back before finish(): the transport admits the next request only after finish(), and
     // the strand reaps before it looks at that request, so this one never counts against the
     // session's in-flight limit any more.
     self->finished(entry);
-    if (reply) reply->finish();
+    if (outbound) outbound->finish();
   }, this);
 }
 

@@ -183,6 +183,29 @@ TEST(StdioServer, EofWaitsForInFlightCalls) {
   EXPECT_TRUE(h.read_message().is_null());
 }
 
+// A handler that outlives the drain timeout at EOF: the session closes without it, but
+// serve_stdio returns only once the handler has, since the session's executor is an io_context on
+// serve_stdio's stack and must outlive every worker holding the session. serve_stdio used to
+// return at once, and the worker's last post then went to the destroyed io_context.
+TEST(StdioServer, EofReturnsOnlyOnceAHandlerPastTheDrainTimeoutHasReturned) {
+  StdioHarness h({.drain_timeout = std::chrono::milliseconds(50)});
+  std::atomic<bool> started{false}, release{false};
+  ASSERT_TRUE(h.server.add_tool({.name = "stuck"}, [&](RequestContext&, const boost::json::object&) -> Result<boost::json::object> {
+    started = true;
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return tool_text("late");
+  }));
+  h.start();
+  h.initialize();
+  h.write_line(R"({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"stuck"}})");
+  while (!started) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  h.close_input();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // six drain timeouts
+  EXPECT_FALSE(h.returned) << "serve_stdio returned while a worker still held its session";
+  release = true;
+  EXPECT_TRUE(h.wait_returned());
+}
+
 // At the in-flight limit the reader stops reading instead of refusing: a client that pipelines
 // far more calls than the limit gets a result for every one, and never more than the limit run
 // at once (limit 4 here: at the limit, then past it).
