@@ -613,13 +613,7 @@ void Connection::on_server_request(jsonrpc::Message message) {
     static const boost::json::object kEmpty;
     const auto* params = message.params().if_object();
     // Whatever the handler throws is answered as an error: the server's request must end.
-    Result<boost::json::value> outcome = [&]() -> Result<boost::json::value> {
-      try {
-        return handler(params ? *params : kEmpty);
-      } catch (...) {
-        return make_error(ErrorKind::internal, detail::current_exception_message());
-      }
-    }();
+    Result<boost::json::value> outcome = detail::outcome_of([&] { return handler(params ? *params : kEmpty); });
     if (auto self = weak.lock())
       self->post([id = message.id(), outcome = std::move(outcome)](Connection& c) mutable { c.reply(id, std::move(outcome)); });
   });

@@ -113,13 +113,7 @@ Value SessionImpl::call_tool(SessionImpl& self, const boost::json::object& param
     return boost::json::value(tool_error("invalid arguments for tool " + std::string(*name) + ": " + valid.error().message));
 
   // What the tool throws is a tool execution error too, which the model can read.
-  Result<boost::json::object> result = [&]() -> Result<boost::json::object> {
-    try {
-      return tool->handler(*context, args);
-    } catch (...) {
-      return make_error(ErrorKind::internal, detail::current_exception_message());
-    }
-  }();
+  Result<boost::json::object> result = detail::outcome_of([&] { return tool->handler(*context, args); });
   if (!result) {
     if (is_protocol_error(result.error())) return result.error();
     return boost::json::value(tool_error(result.error().message));

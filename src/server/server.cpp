@@ -24,11 +24,7 @@ Result<T> run_to_completion(boost::asio::awaitable<Result<T>> task) {
   boost::asio::io_context io(1);
   auto outcome = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
   io.run();
-  try {
-    return outcome.get();
-  } catch (...) {
-    return make_error(ErrorKind::internal, detail::current_exception_message());
-  }
+  return detail::outcome_of([&] { return outcome.get(); });
 }
 
 }  // namespace

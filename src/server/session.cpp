@@ -212,16 +212,12 @@ void SessionImpl::run_on_worker(const Method& method, jsonrpc::Message message, 
     RequestContextImpl context(*self, params ? *params : kNoParams, stop, outbound);
     // Whatever the handler throws becomes the request's error, so that the request still ends:
     // the client gets its answer and the session its slot back.
-    Result<boost::json::value> outcome = [&]() -> Result<boost::json::value> {
-      try {
-        return fn(*self, params ? *params : kNoParams, &context);
-      } catch (...) {
-        auto what = detail::current_exception_message();
-        Logger::global().error("trellis.server.handler_exception",
-                               {{"method", message.method()}, {"what", telemetry::truncate_for_log(what)}});
-        return make_error(ErrorKind::internal, std::move(what));
-      }
-    }();
+    Result<boost::json::value> outcome = detail::outcome_of(
+        [&] { return fn(*self, params ? *params : kNoParams, &context); },
+        [&](const std::string& what) {
+          Logger::global().error("trellis.server.handler_exception",
+                                 {{"method", message.method()}, {"what", telemetry::truncate_for_log(what)}});
+        });
     // The worker answers itself instead of handing the response back to the strand: one thread
     // hand-off less on every call. A cancelled request gets no response (MCP cancellation); a
     // cancellation that arrives while the response is being sent is the race the spec allows.
