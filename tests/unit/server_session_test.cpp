@@ -1,12 +1,17 @@
 // The protocol engine through one Session: lifecycle, admission, tools, resources, prompts,
 // completion, logging, progress, cancellation, pagination and server-to-client requests.
 #include "support/server_fixture.hpp"
+#include "trellis/telemetry/log.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <mutex>
+#include <string>
+#include <vector>
 
 namespace trellis {
 namespace {
@@ -149,6 +154,16 @@ TEST(ServerSession, WhatAReaderThrowsIsAnInternalError) {
                                     [](RequestContext&, std::string_view, const UriVariables&) -> Result<boost::json::array> {
                                       throw 42;
                                     }));
+  // The client reads "internal error"; the detail goes to the log.
+  std::mutex logged_mutex;
+  std::vector<std::string> logged;
+  telemetry::Logger::global().set_sink([&](std::string_view line) {
+    std::lock_guard lock(logged_mutex);
+    logged.emplace_back(line);
+  });
+  struct RestoreSink {
+    ~RestoreSink() { telemetry::Logger::global().set_sink({}); }
+  } restore_sink;
   h.open();
   h.initialize();
   auto r = h.call(1, "resources/read", R"({"uri":"demo://std"})");
@@ -158,6 +173,16 @@ TEST(ServerSession, WhatAReaderThrowsIsAnInternalError) {
   EXPECT_EQ(error_code(r), jsonrpc_code::internal_error) << boost::json::serialize(r);
   EXPECT_EQ(r.at("error").at("message"), "internal error");
   EXPECT_TRUE(has_result(h.call(3, "ping")));
+  std::lock_guard lock(logged_mutex);
+  const auto logged_with = [&](std::string_view what) {
+    return std::count_if(logged.begin(), logged.end(), [&](const std::string& line) {
+      const auto fields = boost::json::parse(line).as_object();
+      return fields.at("event") == "trellis.server.handler_exception" && fields.at("method") == "resources/read" &&
+             fields.at("what").as_string() == what;
+    });
+  };
+  EXPECT_EQ(logged_with("unreadable"), 1);
+  EXPECT_EQ(logged_with("an exception that is not a std::exception"), 1);
 }
 
 TEST(ServerSession, UnknownToolIsInvalidParams) {
