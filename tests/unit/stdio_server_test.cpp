@@ -198,7 +198,8 @@ TEST(StdioServer, EofReturnsOnlyOnceAHandlerPastTheDrainTimeoutHasReturned) {
   h.start();
   h.initialize();
   h.write_line(R"({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"stuck"}})");
-  while (!started) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (int i = 0; i < 5000 && !started; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(started) << "the tool did not start within 5 s";
   h.close_input();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // six drain timeouts
   EXPECT_FALSE(h.returned) << "serve_stdio returned while a worker still held its session";
