@@ -10,6 +10,11 @@
 // there is one, stdout. Over Streamable HTTP every POST that carries a request has its own (a JSON
 // body or an SSE stream) and the session may have a standalone one (the GET stream).
 //
+// The worker that runs a request lets go of its Outbound after everything else it holds (the
+// session, and the work it keeps on the session's executor). A transport can therefore tell, from
+// when its requests' Outbounds are destroyed, that no handler touches its executor any more
+// (StreamableHttpServer::stop() waits for that before it stops its io_context).
+//
 // A Session serializes its own state on a strand of the executor it is given; receive(), close()
 // and set_standalone() may be called from any thread.
 #pragma once

@@ -56,7 +56,11 @@ class StreamableHttpServer {
   Result<void> start();
   // The bound port (after start()).
   std::uint16_t port() const noexcept;
-  // Graceful: stop accepting, drain every session (requests in flight finish), close streams.
+  // Graceful: stop accepting, drain every session (requests in flight finish, up to the Server's
+  // drain_timeout; then their stop tokens are requested), close streams and connections. Returns
+  // only once every handler of this server's requests has returned, even one that ignores its
+  // stop token (a warning is logged every drain_timeout while it waits), since its worker still
+  // touches this server's event loop. From a handler it does not wait for handlers.
   void stop();
   // Blocks until stop() has finished.
   void wait();

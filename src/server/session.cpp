@@ -181,16 +181,19 @@ void SessionImpl::on_request(jsonrpc::Message message, std::shared_ptr<Outbound>
 
 namespace {
 
-// What a worker holds while it runs one of the session's requests. The session and its Outbound
-// are let go before the work guard: while the guard lives, the session's executor has work, so
-// its io_context keeps running, and serve_stdio, which destroys that io_context as soon as run()
-// returns, cannot return while a worker still holds a session whose strand, timers and posts
-// belong to it (a handler that outlives the drain timeout at EOF, or a worker between its last
-// post and its last release).
+// What a worker holds while it runs one of the session's requests, let go in this order:
+// - the session, before the work guard: while the guard lives, the session's executor has work,
+//   so its io_context keeps running, and serve_stdio, which destroys that io_context as soon as
+//   run() returns, cannot return while a worker still holds a session whose strand, timers and
+//   posts belong to it (a handler that outlives the drain timeout at EOF, or a worker between its
+//   last post and its last release);
+// - the Outbound last: a transport may tie its io_context's lifetime to its replies (Streamable
+//   HTTP's stop() waits until none is left), so that the session and the guard, which touch that
+//   io_context, are let go while it certainly lives. (stdio's Outbound touches no io_context.)
 struct WorkerHold {
-  boost::asio::executor_work_guard<boost::asio::any_io_executor> work;  // destroyed last
-  std::shared_ptr<SessionImpl> session;
-  std::shared_ptr<Outbound> outbound;
+  std::shared_ptr<Outbound> outbound;                                   // destroyed last
+  boost::asio::executor_work_guard<boost::asio::any_io_executor> work;
+  std::shared_ptr<SessionImpl> session;                                 // destroyed first
 };
 
 }  // namespace
@@ -203,7 +206,7 @@ void SessionImpl::run_on_worker(const Method& method, jsonrpc::Message message, 
   entry->id = &slot->first;
   // Posted with this session as its source: a burst of one client's requests stays with the
   // worker that is busy with it (see WorkerPool::post).
-  core_->workers().post([hold = WorkerHold{boost::asio::make_work_guard(strand_), shared_from_this(), std::move(reply)},
+  core_->workers().post([hold = WorkerHold{std::move(reply), boost::asio::make_work_guard(strand_), shared_from_this()},
                          fn = method.fn, message = std::move(message), entry, stop = entry->stop.get_token()]() mutable {
     const auto& self = hold.session;
     const auto& outbound = hold.outbound;

@@ -15,6 +15,8 @@ namespace {
 
 constexpr auto kSeqCst = std::memory_order_seq_cst;
 
+thread_local bool t_on_worker = false;
+
 void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -222,7 +224,10 @@ bool WorkerPool::park(Task*& task) {
   }
 }
 
+bool WorkerPool::on_worker_thread() noexcept { return t_on_worker; }
+
 void WorkerPool::work() {
+  t_on_worker = true;
   for (;;) {
     Task* task = nullptr;
     if (!try_pop(task) && !spin_for(task) && !park(task)) return;

@@ -69,6 +69,10 @@ class WorkerPool {
   // Whether tasks wait for a worker now: a hint, true or false a moment later.
   bool has_queued() const noexcept { return queued_.load(std::memory_order_relaxed) > 0; }
 
+  // Whether the calling thread is a worker of some pool (runs a handler): it must not wait for
+  // handlers to return, its own among them.
+  static bool on_worker_thread() noexcept;
+
   // Ticks the sentinel has waited so far (for tests: an idle pool must stop ticking).
   std::uint64_t sentinel_ticks() const noexcept { return ticks_.load(std::memory_order_relaxed); }
 

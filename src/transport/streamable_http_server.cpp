@@ -4,6 +4,7 @@
 
 #include "sse_streams.hpp"
 
+#include "server/worker_pool.hpp"
 #include "trellis/server_session.hpp"
 #include "trellis/telemetry/log.hpp"
 
@@ -115,6 +116,11 @@ struct StreamableHttpServer::Impl : std::enable_shared_from_this<StreamableHttpS
   std::vector<std::weak_ptr<http_detail::HttpConnection>> connections;
   std::size_t connections_prune_at = 64;
 
+  // Replies (the Outbound of one POSTed request) that exist. A worker lets go of its reply last of
+  // all it holds (see WorkerHold in session.cpp), so once none is left no handler can touch this
+  // io_context any more: stop() waits for that before it stops the io_context.
+  std::atomic<std::size_t> replies_alive{0};
+
   static std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
   }
@@ -168,9 +174,26 @@ struct StreamableHttpServer::Impl : std::enable_shared_from_this<StreamableHttpS
 
   void accept();
   void sweep();
+  void wait_for_replies();
 };
 
 namespace http_detail {
+
+// The first member of every reply, so that it goes after everything else the reply holds (a
+// connection, a session: both belong to the io_context). It keeps the Impl so that the count
+// outlives its decrement.
+class ReplyLease {
+ public:
+  explicit ReplyLease(std::shared_ptr<StreamableHttpServer::Impl> server) : server_(std::move(server)) {
+    server_->replies_alive.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~ReplyLease() { server_->replies_alive.fetch_sub(1, std::memory_order_release); }
+  ReplyLease(const ReplyLease&) = delete;
+  ReplyLease& operator=(const ReplyLease&) = delete;
+
+ private:
+  std::shared_ptr<StreamableHttpServer::Impl> server_;
+};
 
 // One TCP connection: reads requests one after another (keep-alive); a request answered with
 // SSE turns the connection into that stream's writer until the stream ends.
@@ -331,13 +354,13 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
     entry->requests_in_flight++;
     session_header_ = entry->session->id();
     if (o.json_response) {
-      auto reply = std::make_shared<JsonReply>(shared_from_this(), entry, o.stateless);
+      auto reply = std::make_shared<JsonReply>(server_, shared_from_this(), entry, o.stateless);
       entry->session->receive(std::move(*message), reply);
       return;
     }
     // SSE: this connection writes the request's stream until its response.
     const auto stream = entry->streams->open_stream();
-    auto reply = std::make_shared<CountedOutbound>(entry->streams->outbound(stream), entry, o.stateless);
+    auto reply = std::make_shared<CountedOutbound>(server_, entry->streams->outbound(stream), entry, o.stateless);
     begin_sse(entry, stream);
     entry->session->receive(std::move(*message), reply);
   }
@@ -525,8 +548,9 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
   // Counts requests in flight for idle expiry, and ends stateless sessions after their answer.
   class CountedOutbound final : public Outbound {
    public:
-    CountedOutbound(std::shared_ptr<Outbound> inner, std::shared_ptr<HttpSession> entry, bool stateless)
-        : inner_(std::move(inner)), entry_(std::move(entry)), stateless_(stateless) {}
+    CountedOutbound(std::shared_ptr<StreamableHttpServer::Impl> server, std::shared_ptr<Outbound> inner,
+                    std::shared_ptr<HttpSession> entry, bool stateless)
+        : lease_(std::move(server)), inner_(std::move(inner)), entry_(std::move(entry)), stateless_(stateless) {}
     bool send(std::string message) override { return inner_->send(std::move(message)); }
     bool streaming() const noexcept override { return inner_->streaming(); }
     void close_stream() override { inner_->close_stream(); }
@@ -538,6 +562,7 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
     }
 
    private:
+    ReplyLease lease_;  // destroyed last
     std::shared_ptr<Outbound> inner_;
     std::shared_ptr<HttpSession> entry_;
     bool stateless_;
@@ -546,8 +571,9 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
   // JSON mode: one body with the response, written at finish().
   class JsonReply final : public Outbound {
    public:
-    JsonReply(std::shared_ptr<HttpConnection> connection, std::shared_ptr<HttpSession> entry, bool stateless)
-        : connection_(std::move(connection)), entry_(std::move(entry)), stateless_(stateless) {}
+    JsonReply(std::shared_ptr<StreamableHttpServer::Impl> server, std::shared_ptr<HttpConnection> connection,
+              std::shared_ptr<HttpSession> entry, bool stateless)
+        : lease_(std::move(server)), connection_(std::move(connection)), entry_(std::move(entry)), stateless_(stateless) {}
     bool send(std::string message) override {
       std::lock_guard lock(mutex_);
       body_ = std::move(message);
@@ -566,6 +592,7 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
     }
 
    private:
+    ReplyLease lease_;  // destroyed last
     std::shared_ptr<HttpConnection> connection_;
     std::shared_ptr<HttpSession> entry_;
     bool stateless_;
@@ -724,6 +751,11 @@ void StreamableHttpServer::stop() {
     for (auto& weak : i.connections)
       if (auto c = weak.lock()) c->shut();
   }
+  // A handler that ignored its stop token past the drain timeout is still running, and its worker
+  // will still touch this io_context (its session's strand, its reply's connection): wait for it,
+  // as serve_stdio does, rather than stop and destroy the io_context under it. Not from a
+  // handler, whose own reply cannot go before stop() returns.
+  if (!server_detail::WorkerPool::on_worker_thread()) i.wait_for_replies();
   asio::post(i.io, [impl = impl_] { impl->sweeper.cancel(); });
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   i.io.stop();
@@ -732,6 +764,18 @@ void StreamableHttpServer::stop() {
   std::lock_guard lock(i.state_mutex);
   i.stopped = true;
   i.stopped_cv.notify_all();
+}
+
+void StreamableHttpServer::Impl::wait_for_replies() {
+  const auto every = std::max<std::chrono::steady_clock::duration>(server.options().drain_timeout, std::chrono::seconds(1));
+  auto next_warning = std::chrono::steady_clock::now() + every;
+  while (const std::size_t left = replies_alive.load(std::memory_order_acquire)) {
+    if (std::chrono::steady_clock::now() >= next_warning) {
+      Logger::global().warn("trellis.http.stop_waits_for_handlers", {{"requests", left}});
+      next_warning += every;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 void StreamableHttpServer::wait() {

@@ -1,6 +1,7 @@
 // Streamable HTTP server: status codes, sessions, SSE framing and resumption, over real sockets
 // with a small synchronous Beast client.
 #include "trellis/streamable_http_server.hpp"
+#include "trellis/telemetry/log.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -13,7 +14,10 @@
 
 #include <atomic>
 #include <future>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace trellis {
 namespace {
@@ -375,6 +379,76 @@ TEST_F(HttpServerTest, SessionChurnWithBroadcastsAndStopDoesNotDeadlock) {
   EXPECT_EQ(served.load(), 600);
   auto stopped = std::async(std::launch::async, [&] { http_->stop(); });
   EXPECT_EQ(stopped.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "stop() hung";
+}
+
+// A handler that ignores cancellation and outlives the drain timeout at stop(): its session's
+// strand and its reply's stream belong to this server's io_context, so stop() returns only once
+// the handler has, and destroying the server afterwards is safe. stop() used to give up one second
+// past the drain timeout and stop the io_context; the worker later posted into it, and once the
+// server was destroyed, into freed memory. (The flags outlive the test: on failure the handler
+// may still run after it.)
+TEST_F(HttpServerTest, StopReturnsOnlyOnceAHandlerPastTheDrainTimeoutHasReturned) {
+  server_ = std::make_unique<Server>(ServerOptions{.worker_threads = 2, .drain_timeout = std::chrono::milliseconds(50)});
+  auto started = std::make_shared<std::atomic<bool>>(false);
+  auto release = std::make_shared<std::atomic<bool>>(false);
+  ASSERT_TRUE(server_->add_tool({.name = "stuck"}, [started, release](RequestContext&, const boost::json::object&) -> Result<boost::json::object> {
+    *started = true;
+    while (!*release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return tool_text("late");
+  }));
+  http_ = std::make_unique<StreamableHttpServer>(*server_, HttpServerOptions{.port = 0});
+  ASSERT_TRUE(http_->start());
+  port_ = http_->port();
+  const std::string session = open_session();
+  std::thread caller([&] {
+    exchange(port_, http::verb::post, R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"stuck"}})",
+             {{"Mcp-Session-Id", session}});
+  });
+  for (int i = 0; i < 5000 && !*started; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(*started) << "the tool did not start within 5 s";
+  std::mutex logged_mutex;
+  std::vector<std::string> warnings;
+  telemetry::Logger::global().set_sink([&](std::string_view line) {
+    std::lock_guard lock(logged_mutex);
+    if (line.find("trellis.http.stop_waits_for_handlers") != std::string_view::npos) warnings.emplace_back(line);
+  });
+  struct RestoreSink {
+    ~RestoreSink() { telemetry::Logger::global().set_sink({}); }
+  } restore_sink;
+  auto stopped = std::async(std::launch::async, [&] { http_->stop(); });
+  // The warning comes once a second here (the drain timeout is shorter than that).
+  const bool returned_early = stopped.wait_for(std::chrono::milliseconds(2500)) == std::future_status::ready;
+  EXPECT_FALSE(returned_early) << "stop() returned while a worker still held a session of this server";
+  if (returned_early) http_.reset();  // what a user may do once stop() has returned (ASan: use after free)
+  *release = true;
+  EXPECT_EQ(stopped.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "stop() hung after the handler returned";
+  http_.reset();
+  caller.join();
+  std::lock_guard lock(logged_mutex);
+  ASSERT_FALSE(warnings.empty()) << "stop() waited without saying so";
+  EXPECT_NE(warnings.front().find(R"("requests":1)"), std::string::npos) << warnings.front();
+}
+
+// stop() from a handler cannot wait for every handler, its own among them: it stops the server
+// without that wait, and the handler goes on.
+TEST_F(HttpServerTest, StopFromAHandlerDoesNotWaitForItself) {
+  server_ = std::make_unique<Server>(ServerOptions{.worker_threads = 2, .drain_timeout = std::chrono::milliseconds(50)});
+  auto stopped = std::make_shared<std::promise<void>>();
+  ASSERT_TRUE(server_->add_tool({.name = "halt"}, [this, stopped](RequestContext&, const boost::json::object&) -> Result<boost::json::object> {
+    http_->stop();
+    stopped->set_value();
+    return tool_text("halted");
+  }));
+  http_ = std::make_unique<StreamableHttpServer>(*server_, HttpServerOptions{.port = 0});
+  ASSERT_TRUE(http_->start());
+  port_ = http_->port();
+  const std::string session = open_session();
+  std::thread caller([&] {
+    exchange(port_, http::verb::post, R"({"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"halt"}})",
+             {{"Mcp-Session-Id", session}});
+  });
+  EXPECT_EQ(stopped->get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready) << "stop() from a handler hung";
+  caller.join();
 }
 
 }  // namespace
