@@ -57,10 +57,11 @@ class StreamableHttpServer {
   // The bound port (after start()).
   std::uint16_t port() const noexcept;
   // Graceful: stop accepting, drain every session (requests in flight finish, up to the Server's
-  // drain_timeout; then their stop tokens are requested), close streams and connections. Returns
-  // only once every handler of this server's requests has returned, even one that ignores its
-  // stop token (a warning is logged every drain_timeout while it waits), since its worker still
-  // touches this server's event loop. From a handler it does not wait for handlers.
+  // drain_timeout; then their stop tokens are requested), end the streams, and close each
+  // connection once the response it is writing is out (up to one more drain_timeout; then it is
+  // cut). Returns only once every handler of this server's requests has returned, even one that
+  // ignores its stop token (a warning is logged every drain_timeout while it waits), since its
+  // worker still touches this server's event loop. From a handler it waits for neither.
   void stop();
   // Blocks until stop() has finished.
   void wait();

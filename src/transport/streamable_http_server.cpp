@@ -175,6 +175,7 @@ struct StreamableHttpServer::Impl : std::enable_shared_from_this<StreamableHttpS
   void accept();
   void sweep();
   void wait_for_replies();
+  void wait_for_connections(std::chrono::steady_clock::time_point deadline);
 };
 
 namespace http_detail {
@@ -203,6 +204,15 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
       : socket_(std::move(socket)), server_(std::move(server)) {}
 
   void start() { read(); }
+  // For stop(): closes now if the connection waits for a request, otherwise once the response it
+  // is writing, or the stream it carries, has ended.
+  void close_when_idle() {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->closing_ = true;
+      if (self->awaiting_request_) self->close();
+    });
+  }
+  // Closes now, whatever is being written.
   void shut() {
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
       beast::error_code ignored;
@@ -247,6 +257,8 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
   using Request = http::request<http::string_body>;
 
   void read() {
+    if (closing_) return close();
+    awaiting_request_ = true;
     parser_.emplace();
     parser_->body_limit(server_->options.max_body_bytes);
     http::async_read(socket_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -255,6 +267,7 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
   }
 
   void on_read(beast::error_code ec) {
+    awaiting_request_ = false;
     if (ec == http::error::body_limit) {
       keep_alive_ = false;
       return respond(http::status::payload_too_large,
@@ -606,6 +619,8 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
   std::optional<http::request_parser<http::string_body>> parser_;
   Request request_;
   bool keep_alive_ = true;
+  bool awaiting_request_ = false;  // between responses (keep-alive): nothing would be cut
+  bool closing_ = false;           // stopping: no request after the one in hand
   std::string session_header_;
   std::string head_;  // of the response being written
   std::string body_;
@@ -744,18 +759,25 @@ void StreamableHttpServer::stop() {
     for (auto& [id, entry] : i.sessions) entry->streams->close_all();
     i.sessions.clear();
   }
-  // Give finished streams a moment to flush, then close every connection and stop.
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  {
+    std::lock_guard lock(i.connections_mutex);
+    for (auto& weak : i.connections)
+      if (auto c = weak.lock()) c->close_when_idle();
+  }
+  // Not from a handler: its own reply cannot go, nor its connection close, before it returns.
+  if (!server_detail::WorkerPool::on_worker_thread()) {
+    // A handler that ignored its stop token past the drain timeout is still running, and its
+    // worker will still touch this io_context (its session's strand, its reply's connection):
+    // wait for it, as serve_stdio does, rather than stop and destroy the io_context under it.
+    i.wait_for_replies();
+    // Responses still being written (to a client that reads slowly) get one more drain_timeout.
+    i.wait_for_connections(std::chrono::steady_clock::now() + i.server.options().drain_timeout);
+  }
   {
     std::lock_guard lock(i.connections_mutex);
     for (auto& weak : i.connections)
       if (auto c = weak.lock()) c->shut();
   }
-  // A handler that ignored its stop token past the drain timeout is still running, and its worker
-  // will still touch this io_context (its session's strand, its reply's connection): wait for it,
-  // as serve_stdio does, rather than stop and destroy the io_context under it. Not from a
-  // handler, whose own reply cannot go before stop() returns.
-  if (!server_detail::WorkerPool::on_worker_thread()) i.wait_for_replies();
   asio::post(i.io, [impl = impl_] { impl->sweeper.cancel(); });
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   i.io.stop();
@@ -774,6 +796,18 @@ void StreamableHttpServer::Impl::wait_for_replies() {
       Logger::global().warn("trellis.http.stop_waits_for_handlers", {{"requests", left}});
       next_warning += every;
     }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+void StreamableHttpServer::Impl::wait_for_connections(std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    {
+      std::lock_guard lock(connections_mutex);
+      std::erase_if(connections, [](const auto& weak) { return weak.expired(); });
+      if (connections.empty()) return;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }

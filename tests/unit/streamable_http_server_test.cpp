@@ -451,5 +451,81 @@ TEST_F(HttpServerTest, StopFromAHandlerDoesNotWaitForItself) {
   caller.join();
 }
 
+// The `big` tool answers more than the socket buffers of a client that reads nothing hold.
+constexpr std::size_t kBigResultBytes = 16 * 1024 * 1024;
+
+void add_big_tool(Server& server, std::atomic<bool>& returned) {
+  ASSERT_TRUE(server.add_tool({.name = "big"}, [&returned](RequestContext&, const boost::json::object&) -> Result<boost::json::object> {
+    returned = true;
+    return tool_text(std::string(kBigResultBytes, 'x'));
+  }));
+}
+
+// POSTs a call to `big` on `socket` without reading; returns once the tool has run and its
+// response has had time to fill the socket's buffers.
+void call_big_without_reading(tcp::socket& socket, std::uint16_t port, const std::string& session, const std::atomic<bool>& returned) {
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  http::request<http::string_body> req{http::verb::post, "/mcp", 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::content_type, "application/json");
+  req.set(http::field::accept, "application/json, text/event-stream");
+  req.set("Mcp-Session-Id", session);
+  req.body() = R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"big"}})";
+  req.prepare_payload();
+  http::write(socket, req);
+  for (int i = 0; i < 5000 && !returned; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(returned) << "the tool did not run within 5 s";
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
+
+// stop() lets a response that is still being written finish, for up to drain_timeout: a client
+// that reads slowly gets all of it, not the part that fit in the socket's buffers when stop()
+// began.
+TEST_F(HttpServerTest, StopLetsAResponseBeingWrittenFinish) {
+  start({.json_response = true});
+  std::atomic<bool> returned{false};
+  add_big_tool(*server_, returned);
+  const std::string session = open_session();
+  asio::io_context io;
+  tcp::socket socket(io);
+  call_big_without_reading(socket, port_, session, returned);
+  auto stopped = std::async(std::launch::async, [&] { http_->stop(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // reading only now
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 * 1024 * 1024);
+  beast::error_code ec;
+  http::read(socket, buffer, parser, ec);
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_EQ(parser.get().result_int(), 200u);
+  EXPECT_GT(parser.get().body().size(), kBigResultBytes) << "the response was cut";
+  EXPECT_EQ(stopped.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "stop() hung";
+}
+
+// ...and no longer: a client that never reads is cut once drain_timeout has passed.
+TEST_F(HttpServerTest, StopCutsAResponseNobodyReadsAfterTheDrainTimeout) {
+  server_ = std::make_unique<Server>(ServerOptions{.worker_threads = 2, .drain_timeout = std::chrono::milliseconds(200)});
+  std::atomic<bool> returned{false};
+  add_big_tool(*server_, returned);
+  http_ = std::make_unique<StreamableHttpServer>(*server_, HttpServerOptions{.port = 0, .json_response = true});
+  ASSERT_TRUE(http_->start());
+  port_ = http_->port();
+  const std::string session = open_session();
+  asio::io_context io;
+  tcp::socket socket(io);
+  call_big_without_reading(socket, port_, session, returned);
+  const auto began = std::chrono::steady_clock::now();
+  http_->stop();
+  const auto took = std::chrono::steady_clock::now() - began;
+  EXPECT_GE(took, std::chrono::milliseconds(200)) << "stop() did not wait for the response being written";
+  EXPECT_LT(took, std::chrono::seconds(5)) << "stop() waited past the drain timeout";
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 * 1024 * 1024);
+  beast::error_code ec;
+  http::read(socket, buffer, parser, ec);
+  EXPECT_TRUE(ec) << "the response was not cut";
+}
+
 }  // namespace
 }  // namespace trellis
