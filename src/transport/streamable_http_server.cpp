@@ -778,11 +778,16 @@ void StreamableHttpServer::stop() {
     for (auto& weak : i.connections)
       if (auto c = weak.lock()) c->shut();
   }
-  asio::post(i.io, [impl = impl_] { impl->sweeper.cancel(); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
   i.io.stop();
   for (auto& t : i.threads)
     if (t.joinable()) t.join();
+  // No thread runs the io_context now. What is left ready in it (the sweeper's wait, cancelled
+  // here; the closed connections' and the acceptor's aborted operations; the shut() posts) runs
+  // on this thread, so that none of those handlers keeps the Impl alive from a queue that nobody
+  // would run.
+  i.sweeper.cancel();
+  i.io.restart();
+  i.io.poll();
   std::lock_guard lock(i.state_mutex);
   i.stopped = true;
   i.stopped_cv.notify_all();

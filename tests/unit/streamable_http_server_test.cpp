@@ -79,9 +79,9 @@ std::vector<std::pair<std::string, boost::json::value>> events(const std::string
 
 class HttpServerTest : public ::testing::Test {
  protected:
-  void start(HttpServerOptions options = {}) {
+  void start(HttpServerOptions options = {}, ServerOptions server_options = {.worker_threads = 4}) {
     options.port = 0;
-    server_ = std::make_unique<Server>(ServerOptions{.worker_threads = 4});
+    server_ = std::make_unique<Server>(std::move(server_options));
     ASSERT_TRUE(server_->add_tool({.name = "echo"}, [](RequestContext&, const boost::json::object& args) -> Result<boost::json::object> {
       return tool_text(boost::json::serialize(args));
     }));
@@ -388,7 +388,7 @@ TEST_F(HttpServerTest, SessionChurnWithBroadcastsAndStopDoesNotDeadlock) {
 // server was destroyed, into freed memory. (The flags outlive the test: on failure the handler
 // may still run after it.)
 TEST_F(HttpServerTest, StopReturnsOnlyOnceAHandlerPastTheDrainTimeoutHasReturned) {
-  server_ = std::make_unique<Server>(ServerOptions{.worker_threads = 2, .drain_timeout = std::chrono::milliseconds(50)});
+  start({}, {.worker_threads = 2, .drain_timeout = std::chrono::milliseconds(50)});
   auto started = std::make_shared<std::atomic<bool>>(false);
   auto release = std::make_shared<std::atomic<bool>>(false);
   ASSERT_TRUE(server_->add_tool({.name = "stuck"}, [started, release](RequestContext&, const boost::json::object&) -> Result<boost::json::object> {
@@ -396,9 +396,6 @@ TEST_F(HttpServerTest, StopReturnsOnlyOnceAHandlerPastTheDrainTimeoutHasReturned
     while (!*release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     return tool_text("late");
   }));
-  http_ = std::make_unique<StreamableHttpServer>(*server_, HttpServerOptions{.port = 0});
-  ASSERT_TRUE(http_->start());
-  port_ = http_->port();
   const std::string session = open_session();
   std::thread caller([&] {
     exchange(port_, http::verb::post, R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"stuck"}})",
@@ -432,16 +429,13 @@ TEST_F(HttpServerTest, StopReturnsOnlyOnceAHandlerPastTheDrainTimeoutHasReturned
 // stop() from a handler cannot wait for every handler, its own among them: it stops the server
 // without that wait, and the handler goes on.
 TEST_F(HttpServerTest, StopFromAHandlerDoesNotWaitForItself) {
-  server_ = std::make_unique<Server>(ServerOptions{.worker_threads = 2, .drain_timeout = std::chrono::milliseconds(50)});
+  start({}, {.worker_threads = 2, .drain_timeout = std::chrono::milliseconds(50)});
   auto stopped = std::make_shared<std::promise<void>>();
   ASSERT_TRUE(server_->add_tool({.name = "halt"}, [this, stopped](RequestContext&, const boost::json::object&) -> Result<boost::json::object> {
     http_->stop();
     stopped->set_value();
     return tool_text("halted");
   }));
-  http_ = std::make_unique<StreamableHttpServer>(*server_, HttpServerOptions{.port = 0});
-  ASSERT_TRUE(http_->start());
-  port_ = http_->port();
   const std::string session = open_session();
   std::thread caller([&] {
     exchange(port_, http::verb::post, R"({"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"halt"}})",
@@ -504,12 +498,9 @@ TEST_F(HttpServerTest, StopLetsAResponseBeingWrittenFinish) {
 
 // ...and no longer: a client that never reads is cut once drain_timeout has passed.
 TEST_F(HttpServerTest, StopCutsAResponseNobodyReadsAfterTheDrainTimeout) {
-  server_ = std::make_unique<Server>(ServerOptions{.worker_threads = 2, .drain_timeout = std::chrono::milliseconds(200)});
+  start({.json_response = true}, {.worker_threads = 2, .drain_timeout = std::chrono::milliseconds(200)});
   std::atomic<bool> returned{false};
   add_big_tool(*server_, returned);
-  http_ = std::make_unique<StreamableHttpServer>(*server_, HttpServerOptions{.port = 0, .json_response = true});
-  ASSERT_TRUE(http_->start());
-  port_ = http_->port();
   const std::string session = open_session();
   asio::io_context io;
   tcp::socket socket(io);
