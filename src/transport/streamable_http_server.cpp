@@ -20,6 +20,7 @@
 #include <array>
 #include <charconv>
 #include <condition_variable>
+#include <functional>
 #include <random>
 #include <thread>
 #include <unordered_map>
@@ -176,6 +177,7 @@ struct StreamableHttpServer::Impl : std::enable_shared_from_this<StreamableHttpS
   void sweep();
   void wait_for_replies();
   void wait_for_connections(std::chrono::steady_clock::time_point deadline);
+  void for_each_connection(const std::function<void(http_detail::HttpConnection&)>& fn);
 };
 
 namespace http_detail {
@@ -759,11 +761,7 @@ void StreamableHttpServer::stop() {
     for (auto& [id, entry] : i.sessions) entry->streams->close_all();
     i.sessions.clear();
   }
-  {
-    std::lock_guard lock(i.connections_mutex);
-    for (auto& weak : i.connections)
-      if (auto c = weak.lock()) c->close_when_idle();
-  }
+  i.for_each_connection([](http_detail::HttpConnection& c) { c.close_when_idle(); });
   // Not from a handler: its own reply cannot go, nor its connection close, before it returns.
   if (!server_detail::WorkerPool::on_worker_thread()) {
     // A handler that ignored its stop token past the drain timeout is still running, and its
@@ -773,11 +771,7 @@ void StreamableHttpServer::stop() {
     // Responses still being written (to a client that reads slowly) get one more drain_timeout.
     i.wait_for_connections(std::chrono::steady_clock::now() + i.server.options().drain_timeout);
   }
-  {
-    std::lock_guard lock(i.connections_mutex);
-    for (auto& weak : i.connections)
-      if (auto c = weak.lock()) c->shut();
-  }
+  i.for_each_connection([](http_detail::HttpConnection& c) { c.shut(); });
   i.io.stop();
   for (auto& t : i.threads)
     if (t.joinable()) t.join();
@@ -803,6 +797,12 @@ void StreamableHttpServer::Impl::wait_for_replies() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
+}
+
+void StreamableHttpServer::Impl::for_each_connection(const std::function<void(http_detail::HttpConnection&)>& fn) {
+  std::lock_guard lock(connections_mutex);
+  for (auto& weak : connections)
+    if (auto c = weak.lock()) fn(*c);
 }
 
 void StreamableHttpServer::Impl::wait_for_connections(std::chrono::steady_clock::time_point deadline) {

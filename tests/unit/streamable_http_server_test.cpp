@@ -35,13 +35,14 @@ struct Reply {
   std::string body;
   std::string session;
   std::string content_type;
+  beast::error_code error;  // of reading the reply: set when it was cut or never came
 };
 
-// One request per connection; headers as name/value pairs.
-Reply exchange(std::uint16_t port, http::verb verb, std::string body,
-               std::vector<std::pair<std::string, std::string>> headers = {}, bool default_headers = true) {
-  asio::io_context io;
-  tcp::socket socket(io);
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// Connects `socket` and writes one request; headers as name/value pairs.
+void send_request(tcp::socket& socket, std::uint16_t port, http::verb verb, std::string body, const Headers& headers,
+                  bool default_headers = true) {
   socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   http::request<http::string_body> req{verb, "/mcp", 11};
   req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
@@ -53,13 +54,26 @@ Reply exchange(std::uint16_t port, http::verb verb, std::string body,
   req.body() = std::move(body);
   req.prepare_payload();
   http::write(socket, req);
+}
+
+// Reads one whole response from `socket`.
+Reply read_reply(tcp::socket& socket) {
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(64 * 1024 * 1024);
   beast::error_code ec;
   http::read(socket, buffer, parser, ec);
   auto& res = parser.get();
-  return {static_cast<int>(res.result_int()), res.body(), std::string(res["Mcp-Session-Id"]), std::string(res[http::field::content_type])};
+  return {static_cast<int>(res.result_int()), std::move(res.body()), std::string(res["Mcp-Session-Id"]),
+          std::string(res[http::field::content_type]), ec};
+}
+
+// One request per connection.
+Reply exchange(std::uint16_t port, http::verb verb, std::string body, const Headers& headers = {}, bool default_headers = true) {
+  asio::io_context io;
+  tcp::socket socket(io);
+  send_request(socket, port, verb, std::move(body), headers, default_headers);
+  return read_reply(socket);
 }
 
 // The JSON-RPC messages in an SSE body, with their event ids.
@@ -458,15 +472,8 @@ void add_big_tool(Server& server, std::atomic<bool>& returned) {
 // POSTs a call to `big` on `socket` without reading; returns once the tool has run and its
 // response has had time to fill the socket's buffers.
 void call_big_without_reading(tcp::socket& socket, std::uint16_t port, const std::string& session, const std::atomic<bool>& returned) {
-  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-  http::request<http::string_body> req{http::verb::post, "/mcp", 11};
-  req.set(http::field::host, "127.0.0.1");
-  req.set(http::field::content_type, "application/json");
-  req.set(http::field::accept, "application/json, text/event-stream");
-  req.set("Mcp-Session-Id", session);
-  req.body() = R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"big"}})";
-  req.prepare_payload();
-  http::write(socket, req);
+  send_request(socket, port, http::verb::post, R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"big"}})",
+               {{"Mcp-Session-Id", session}});
   for (int i = 0; i < 5000 && !returned; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   ASSERT_TRUE(returned) << "the tool did not run within 5 s";
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -485,14 +492,10 @@ TEST_F(HttpServerTest, StopLetsAResponseBeingWrittenFinish) {
   call_big_without_reading(socket, port_, session, returned);
   auto stopped = std::async(std::launch::async, [&] { http_->stop(); });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // reading only now
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(64 * 1024 * 1024);
-  beast::error_code ec;
-  http::read(socket, buffer, parser, ec);
-  EXPECT_FALSE(ec) << ec.message();
-  EXPECT_EQ(parser.get().result_int(), 200u);
-  EXPECT_GT(parser.get().body().size(), kBigResultBytes) << "the response was cut";
+  const Reply reply = read_reply(socket);
+  EXPECT_FALSE(reply.error) << reply.error.message();
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_GT(reply.body.size(), kBigResultBytes) << "the response was cut";
   EXPECT_EQ(stopped.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "stop() hung";
 }
 
@@ -510,12 +513,7 @@ TEST_F(HttpServerTest, StopCutsAResponseNobodyReadsAfterTheDrainTimeout) {
   const auto took = std::chrono::steady_clock::now() - began;
   EXPECT_GE(took, std::chrono::milliseconds(200)) << "stop() did not wait for the response being written";
   EXPECT_LT(took, std::chrono::seconds(5)) << "stop() waited past the drain timeout";
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(64 * 1024 * 1024);
-  beast::error_code ec;
-  http::read(socket, buffer, parser, ec);
-  EXPECT_TRUE(ec) << "the response was not cut";
+  EXPECT_TRUE(read_reply(socket).error) << "the response was not cut";
 }
 
 }  // namespace
