@@ -67,8 +67,15 @@ class Session {
   // `executor` must be serial: the session runs its events through it one at a time and keeps
   // its state unlocked. Pass a strand, or the executor of an io_context that one thread runs
   // (serve_stdio does; a strand there would only add a lock and a queue to every message).
+  //
+  // The transport is not the session's only holder: a broadcast (Server::log, a list_changed
+  // notification) holds every live session for a moment on the caller's thread, and may be the
+  // one that lets it go last, after the transport has stopped. The session's strand and timers
+  // belong to the executor's io_context, which must therefore outlive it: pass what owns that
+  // io_context as `keep_alive`, which the session holds until the last of its members is gone.
   static std::shared_ptr<Session> create(std::shared_ptr<server_detail::Core> core, boost::asio::any_io_executor executor,
-                                         std::string id, Mode mode = Mode::stateful);
+                                         std::string id, Mode mode = Mode::stateful,
+                                         std::shared_ptr<const void> keep_alive = {});
   virtual ~Session() = default;
 
   // A decoded message from the client. Requests are answered on `reply` (required for requests);
@@ -81,7 +88,9 @@ class Session {
 
   // Orderly end (stdin EOF, HTTP DELETE, server shutdown): new requests are rejected, in-flight
   // ones finish (up to drain_timeout, then their stop tokens are requested), then the session
-  // closes and `on_closed` callbacks run. Idempotent.
+  // closes and `on_closed` callbacks run. Idempotent. The close runs on the session's executor
+  // and does not keep the session: one that nobody holds any more by then is already gone (a
+  // transport holds its sessions until they have closed).
   virtual void close() = 0;
   virtual void on_closed(std::function<void()> callback) = 0;
 

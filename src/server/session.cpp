@@ -21,8 +21,9 @@ std::span<const std::string_view> supported_protocol_versions() noexcept {
 }
 
 std::shared_ptr<Session> Session::create(std::shared_ptr<server_detail::Core> core, boost::asio::any_io_executor executor,
-                                         std::string id, Mode mode) {
-  auto session = std::make_shared<server_detail::SessionImpl>(core, std::move(executor), std::move(id), mode);
+                                         std::string id, Mode mode, std::shared_ptr<const void> keep_alive) {
+  auto session =
+      std::make_shared<server_detail::SessionImpl>(core, std::move(executor), std::move(id), mode, std::move(keep_alive));
   core->add_session(session);
   // Registered after Core::shutdown() took its list of sessions to close: close this one too, so
   // that it refuses requests like every other session of a server that is shutting down. (Added
@@ -54,8 +55,10 @@ std::string encode_outcome(const jsonrpc::Id& id, const Result<boost::json::valu
 
 }  // namespace
 
-SessionImpl::SessionImpl(std::shared_ptr<Core> core, boost::asio::any_io_executor executor, std::string id, Mode mode)
-    : core_(std::move(core)),
+SessionImpl::SessionImpl(std::shared_ptr<Core> core, boost::asio::any_io_executor executor, std::string id, Mode mode,
+                         std::shared_ptr<const void> keep_alive)
+    : keep_alive_(std::move(keep_alive)),
+      core_(std::move(core)),
       strand_(std::move(executor)),
       id_(std::move(id)),
       mode_(mode),
@@ -89,8 +92,14 @@ void SessionImpl::set_standalone(std::shared_ptr<Outbound> outbound) {
   telemetry::detail::store_shared(standalone_, std::move(outbound));
 }
 
+// What other threads than the transport's post to the strand (close(), finished() and
+// resource_updated()) does not keep the session: posted after the transport's last turn of its
+// io_context, such a handler never runs, and would hold the session, and through keep_alive_ the
+// io_context that holds the handler, forever.
 void SessionImpl::close() {
-  boost::asio::post(strand_, [self = shared_from_this()] { self->begin_close(); });
+  boost::asio::post(strand_, [weak = weak_from_this()] {
+    if (auto self = weak.lock()) self->begin_close();
+  });
 }
 
 void SessionImpl::on_closed(std::function<void()> callback) {
@@ -183,10 +192,9 @@ namespace {
 
 // What a worker holds while it runs one of the session's requests, let go in this order:
 // - the session, before the work guard: while the guard lives, the session's executor has work,
-//   so its io_context keeps running, and serve_stdio, which destroys that io_context as soon as
-//   run() returns, cannot return while a worker still holds a session whose strand, timers and
-//   posts belong to it (a handler that outlives the drain timeout at EOF, or a worker between its
-//   last post and its last release);
+//   so its io_context keeps running, and serve_stdio cannot return while a worker still holds its
+//   session (a handler that outlives the drain timeout at EOF, or a worker between its last post
+//   and its last release);
 // - the Outbound last: a transport may tie its io_context's lifetime to its replies (Streamable
 //   HTTP's stop() waits until none is left), so that the session and the guard, which touch that
 //   io_context, are let go while it certainly lives. (stdio's Outbound touches no io_context.)
@@ -249,7 +257,9 @@ void SessionImpl::finished(InFlight* entry) {
   // Pairs with begin_close(), which sets draining_ and then reaps: either that reap takes this
   // entry, or this sees draining_ and has the strand reap again.
   if (draining_.load(std::memory_order_seq_cst))
-    boost::asio::post(strand_, [self = shared_from_this()] { self->reap_finished(); });
+    boost::asio::post(strand_, [weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->reap_finished();
+    });
 }
 
 void SessionImpl::reap_finished() {
@@ -366,8 +376,9 @@ void SessionImpl::notify(const std::shared_ptr<Outbound>& preferred, std::string
 }
 
 void SessionImpl::resource_updated(std::string uri) {
-  boost::asio::post(strand_, [self = shared_from_this(), uri = std::move(uri)] {
-    if (self->subscriptions_.contains(uri)) self->notify(nullptr, "notifications/resources/updated", {{"uri", uri}});
+  boost::asio::post(strand_, [weak = weak_from_this(), uri = std::move(uri)] {
+    auto self = weak.lock();
+    if (self && self->subscriptions_.contains(uri)) self->notify(nullptr, "notifications/resources/updated", {{"uri", uri}});
   });
 }
 

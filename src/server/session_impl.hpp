@@ -23,7 +23,8 @@ class RequestContextImpl;
 
 class SessionImpl final : public Session, public std::enable_shared_from_this<SessionImpl> {
  public:
-  SessionImpl(std::shared_ptr<Core> core, boost::asio::any_io_executor executor, std::string id, Mode mode);
+  SessionImpl(std::shared_ptr<Core> core, boost::asio::any_io_executor executor, std::string id, Mode mode,
+              std::shared_ptr<const void> keep_alive);
   ~SessionImpl() override;
 
   // Session
@@ -107,6 +108,8 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
   static Result<boost::json::value> get_prompt(SessionImpl&, const boost::json::object&, RequestContextImpl*);
   static Result<boost::json::value> complete_argument(SessionImpl&, const boost::json::object&, RequestContextImpl*);
 
+  // What owns the strand's io_context (see Session::create). Declared first, so released last.
+  std::shared_ptr<const void> keep_alive_;
   std::shared_ptr<Core> core_;
   // The session's strand: the serial executor every session event runs on (see Session::create).
   boost::asio::any_io_executor strand_;

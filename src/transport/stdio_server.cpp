@@ -222,11 +222,13 @@ class StdinReader final : public std::enable_shared_from_this<StdinReader> {
 int Server::serve_stdio() { return serve_stdio(STDIN_FILENO, STDOUT_FILENO); }
 
 int Server::serve_stdio(int in_fd, int out_fd) {
-  boost::asio::io_context io(1);
+  // Shared with the session, which may outlive this call (Session::create).
+  const auto io_owner = std::make_shared<boost::asio::io_context>(1);
+  auto& io = *io_owner;
   auto work = boost::asio::make_work_guard(io);
   auto out = std::make_shared<StdoutWriter>(out_fd, options().max_inflight_per_session, options().stdout_hold);
   // This thread alone runs `io`, so its executor is serial: the session needs no strand.
-  auto session = Session::create(core_, io.get_executor(), "");
+  auto session = Session::create(core_, io.get_executor(), "", Session::Mode::stateful, io_owner);
   session->set_standalone(out);
   auto reader = std::make_shared<StdinReader>(io, in_fd, options().max_message_bytes, options().stdin_spin, session, out);
   session->on_closed([&work, reader] {

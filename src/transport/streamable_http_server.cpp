@@ -135,7 +135,7 @@ struct StreamableHttpServer::Impl : std::enable_shared_from_this<StreamableHttpS
   std::shared_ptr<HttpSession> create_session(Session::Mode mode) {
     auto entry = std::make_shared<HttpSession>();
     const std::string id = mode == Session::Mode::stateful ? new_session_id() : std::string();
-    entry->session = Session::create(server.core(), asio::make_strand(io), id, mode);
+    entry->session = Session::create(server.core(), asio::make_strand(io), id, mode, shared_from_this());
     entry->last_activity_ms = now_ms();
     // A stateless session has no GET stream to stand alone on, and in JSON-response mode no
     // request stream either: then it needs no streams at all.

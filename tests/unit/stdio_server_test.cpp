@@ -1,5 +1,6 @@
 // Server::serve_stdio over pipes: framing, malformed and oversized lines, EOF as orderly shutdown.
 #include "trellis/server.hpp"
+#include "server/session_impl.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -428,6 +429,25 @@ TEST(StdioServer, ShutdownReturnsWhileStdinStaysOpen) {
   h.server.shutdown();
   EXPECT_TRUE(h.wait_returned()) << "serve_stdio still waits for stdin";
   EXPECT_EQ(h.exit_code, 0);
+}
+
+// A broadcast on another thread may hold the session when serve_stdio returns, and let it go last:
+// the session keeps the io_context its timers belong to, which serve_stdio would otherwise have
+// destroyed with its stack frame (ASan: heap-use-after-free in ~AsioScheduler, before).
+TEST(StdioServer, ASessionABroadcastHoldsPastServeStdioIsReleasedSafely) {
+  StdioHarness h;
+  h.start();
+  h.initialize();
+  std::shared_ptr<server_detail::SessionImpl> held;
+  h.server.core()->for_each_session([&](server_detail::SessionImpl& s) { held = s.shared_from_this(); });
+  ASSERT_TRUE(held);
+  h.close_input();
+  ASSERT_TRUE(h.wait_returned());
+  EXPECT_TRUE(held->closed()) << "EOF closes the session";
+  held->close();
+  std::weak_ptr<server_detail::SessionImpl> gone = held;
+  held.reset();
+  EXPECT_TRUE(gone.expired()) << "a late close() kept the session";
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Streamable HTTP server: status codes, sessions, SSE framing and resumption, over real sockets
 // with a small synchronous Beast client.
 #include "trellis/streamable_http_server.hpp"
+#include "server/session_impl.hpp"
 #include "trellis/telemetry/log.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -514,6 +515,25 @@ TEST_F(HttpServerTest, StopCutsAResponseNobodyReadsAfterTheDrainTimeout) {
   EXPECT_GE(took, std::chrono::milliseconds(200)) << "stop() did not wait for the response being written";
   EXPECT_LT(took, std::chrono::seconds(5)) << "stop() waited past the drain timeout";
   EXPECT_TRUE(read_reply(socket).error) << "the response was not cut";
+}
+
+// A broadcast (Server::log, the list_changed notifications) holds every live session while it walks
+// them, on the caller's thread, and so may be the last to let one go after the server is gone. The
+// session's strand and timers belong to the server's io_context, which must still exist then: the
+// session keeps it. (Before, ASan reported a heap-use-after-free in ~AsioScheduler on this
+// release.) A close() that comes too late posts nothing that would keep the session forever.
+TEST_F(HttpServerTest, ASessionABroadcastHoldsPastTheServerIsReleasedSafely) {
+  start();
+  open_session();
+  std::shared_ptr<server_detail::SessionImpl> held;
+  server_->core()->for_each_session([&](server_detail::SessionImpl& s) { held = s.shared_from_this(); });
+  ASSERT_TRUE(held);
+  http_.reset();
+  EXPECT_TRUE(held->closed()) << "stop() closes every session";
+  held->close();
+  std::weak_ptr<server_detail::SessionImpl> gone = held;
+  held.reset();
+  EXPECT_TRUE(gone.expired()) << "a late close() kept the session";
 }
 
 }  // namespace
