@@ -499,6 +499,23 @@ TEST(ServerSession, ASessionOpenedAfterShutdownRefusesRequests) {
   EXPECT_EQ(r.at("error").at("data").at("retryable"), false);
 }
 
+// A session holds its keep_alive (what owns its io_context) for as long as it exists, whoever
+// lets it go last, and no longer; a close() it ran does not hold it either.
+TEST(ServerSession, KeepAliveLivesExactlyAsLongAsTheSession) {
+  Server server;
+  auto io = std::make_shared<boost::asio::io_context>(1);
+  const std::weak_ptr<boost::asio::io_context> weak_io = io;
+  auto session = Session::create(server.core(), io->get_executor(), "kept", Session::Mode::stateful, io);
+  io.reset();
+  ASSERT_FALSE(weak_io.expired()) << "the session let its io_context go";
+  session->close();
+  weak_io.lock()->run_for(std::chrono::seconds(5));
+  EXPECT_TRUE(session->closed());
+  EXPECT_FALSE(weak_io.expired());
+  session.reset();
+  EXPECT_TRUE(weak_io.expired()) << "something still holds the session or its io_context";
+}
+
 TEST(ServerSession, StatelessSessionsServeWithoutInitialize) {
   SessionHarness h;
   add_echo(h.server);
