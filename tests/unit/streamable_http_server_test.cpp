@@ -128,6 +128,9 @@ class HttpServerTest : public ::testing::Test {
     exchange(port_, http::verb::post, R"({"jsonrpc":"2.0","method":"notifications/initialized"})", {{"Mcp-Session-Id", r.session}});
     return r.session;
   }
+  // Adds the `big` tool, opens a session and POSTs a call to `big` on `socket` without reading;
+  // returns once the tool has run and its response has had time to fill the socket's buffers.
+  void call_big_without_reading(tcp::socket& socket);
 
   std::unique_ptr<Server> server_;
   std::unique_ptr<StreamableHttpServer> http_;
@@ -135,6 +138,7 @@ class HttpServerTest : public ::testing::Test {
   std::atomic<bool> cut_mid_call_{false};
   std::atomic<bool> blocked_{false};
   std::atomic<bool> saw_stop_{false};
+  std::atomic<bool> big_returned_{false};
 };
 
 constexpr std::string_view kPing = R"({"jsonrpc":"2.0","id":1,"method":"ping"})";
@@ -463,20 +467,16 @@ TEST_F(HttpServerTest, StopFromAHandlerDoesNotWaitForItself) {
 // The `big` tool answers more than the socket buffers of a client that reads nothing hold.
 constexpr std::size_t kBigResultBytes = 16 * 1024 * 1024;
 
-void add_big_tool(Server& server, std::atomic<bool>& returned) {
-  ASSERT_TRUE(server.add_tool({.name = "big"}, [&returned](RequestContext&, const boost::json::object&) -> Result<boost::json::object> {
-    returned = true;
+void HttpServerTest::call_big_without_reading(tcp::socket& socket) {
+  ASSERT_TRUE(server_->add_tool({.name = "big"}, [this](RequestContext&, const boost::json::object&) -> Result<boost::json::object> {
+    big_returned_ = true;
     return tool_text(std::string(kBigResultBytes, 'x'));
   }));
-}
-
-// POSTs a call to `big` on `socket` without reading; returns once the tool has run and its
-// response has had time to fill the socket's buffers.
-void call_big_without_reading(tcp::socket& socket, std::uint16_t port, const std::string& session, const std::atomic<bool>& returned) {
-  send_request(socket, port, http::verb::post, R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"big"}})",
+  const std::string session = open_session();
+  send_request(socket, port_, http::verb::post, R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"big"}})",
                {{"Mcp-Session-Id", session}});
-  for (int i = 0; i < 5000 && !returned; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  ASSERT_TRUE(returned) << "the tool did not run within 5 s";
+  for (int i = 0; i < 5000 && !big_returned_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(big_returned_) << "the tool did not run within 5 s";
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
 }
 
@@ -485,12 +485,9 @@ void call_big_without_reading(tcp::socket& socket, std::uint16_t port, const std
 // began.
 TEST_F(HttpServerTest, StopLetsAResponseBeingWrittenFinish) {
   start({.json_response = true});
-  std::atomic<bool> returned{false};
-  add_big_tool(*server_, returned);
-  const std::string session = open_session();
   asio::io_context io;
   tcp::socket socket(io);
-  call_big_without_reading(socket, port_, session, returned);
+  ASSERT_NO_FATAL_FAILURE(call_big_without_reading(socket));
   auto stopped = std::async(std::launch::async, [&] { http_->stop(); });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // reading only now
   const Reply reply = read_reply(socket);
@@ -503,12 +500,9 @@ TEST_F(HttpServerTest, StopLetsAResponseBeingWrittenFinish) {
 // ...and no longer: a client that never reads is cut once drain_timeout has passed.
 TEST_F(HttpServerTest, StopCutsAResponseNobodyReadsAfterTheDrainTimeout) {
   start({.json_response = true}, {.worker_threads = 2, .drain_timeout = std::chrono::milliseconds(200)});
-  std::atomic<bool> returned{false};
-  add_big_tool(*server_, returned);
-  const std::string session = open_session();
   asio::io_context io;
   tcp::socket socket(io);
-  call_big_without_reading(socket, port_, session, returned);
+  ASSERT_NO_FATAL_FAILURE(call_big_without_reading(socket));
   const auto began = std::chrono::steady_clock::now();
   http_->stop();
   const auto took = std::chrono::steady_clock::now() - began;
