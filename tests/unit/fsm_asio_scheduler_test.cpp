@@ -105,7 +105,9 @@ TEST(AsioScheduler, ATimerMaySetCancelAndDestroy) {
     });
   });
   doomed = scheduler->schedule_after(2ms, [&] { order.push_back(99); });
-  scheduler->schedule_after(3ms, [&] { order.push_back(98); });
+  // Far enough behind the others that a loaded machine, running the first timer late, still runs
+  // the 0 ms one it sets before this one is due (at 3 ms it was sometimes due first).
+  scheduler->schedule_after(500ms, [&] { order.push_back(98); });
   io.run_for(2s);
   EXPECT_EQ(order, (std::vector<int>{1, 2}));
   EXPECT_EQ(scheduler, nullptr);
