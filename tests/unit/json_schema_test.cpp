@@ -320,6 +320,16 @@ TEST(JsonSchema, BadSchemasAreConfigErrorsNamingTheLocation) {
   EXPECT_THAT(compile_error(R"({"$dynamicRef":"#meta"})"), HasSubstr("$dynamicRef is not supported"));
 }
 
+// Found by fuzz_json_schema: valijson divided by a zero "multipleOf", and the process died of SIGFPE.
+TEST(JsonSchema, MultipleOfMustBeAPositiveNumber) {
+  for (const char* bad : {R"({"multipleOf":0})", R"({"multipleOf":0.0})", R"({"multipleOf":-2})", R"({"multipleOf":"2"})",
+                          R"({"oneOf":[{"type":"integer"},{"multipleOf":0.0}]})"})
+    EXPECT_THAT(compile_error(bad), HasSubstr("multipleOf: expected a number greater than 0")) << bad;
+  const auto smallest = compile(R"({"multipleOf":5e-324})");  // the least positive double still divides
+  EXPECT_TRUE(accepts(smallest, "0"));
+  EXPECT_FALSE(accepts(compile(R"({"multipleOf":2})"), "3"));
+}
+
 TEST(JsonSchema, RemoteReferencesAreRefusedNeverFetched) {
   EXPECT_THAT(compile_error(R"({"$ref":"https://json-schema.org/draft/2020-12/schema"})"),
               AllOf(HasSubstr("at /$ref"), HasSubstr("nothing is fetched")));
