@@ -2,6 +2,9 @@
 find_package(Threads REQUIRED)
 find_package(OpenSSL 3 REQUIRED)
 find_package(Boost 1.81 REQUIRED CONFIG COMPONENTS json url)
+# RE2 ships no CMake package in Debian, only re2.pc.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 find_package(CLI11 CONFIG REQUIRED)
 if(TRELLIS_BUILD_TESTS)
   find_package(GTest CONFIG REQUIRED)

@@ -11,7 +11,7 @@ packages=(
   build-essential g++ cmake ninja-build pkg-config ccache
   clang-14 libclang-rt-14-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev
-  libvalijson-dev libsqlite3-dev libhiredis-dev redis-server
+  libvalijson-dev libre2-dev libsqlite3-dev libhiredis-dev redis-server
   libcli11-dev libtomlplusplus-dev libjemalloc-dev
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   git curl ca-certificates xz-utils

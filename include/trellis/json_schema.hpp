@@ -29,10 +29,16 @@
 // declared in the schema resolve; nothing is ever fetched), an invalid "pattern", and recursion
 // that never descends into the instance (e.g. {"$ref": "#"}), which would never terminate.
 //
-// Bounds. Patterns (ECMA-262 syntax) run on Boost.Regex, which neither recurses per character nor
-// backtracks without limit: a pattern too costly for a string fails validation instead of hanging
-// or overflowing the stack. Instances nesting deeper than kMaxInstanceDepth are refused before
-// validation; the detailed report is built only for instances of up to kMaxReportedNodes values.
+// Patterns. ECMA-262 syntax, without flags: a search (not anchored) in which ^ and $ match only at
+// the ends of the string and "." matches any code point but a line feed. They run on RE2, in time
+// linear in the string whatever the pattern, so arguments cannot make a pattern cost seconds. A
+// pattern RE2 cannot run (a backreference, lookahead or lookbehind, a \cX escape) runs on
+// Boost.Regex instead, which backtracks, on bytes rather than code points, and whose cost grows
+// with the square of the string before it gives up: the string then fails validation as "too
+// long or too complex to check" rather than hang or overflow the stack.
+//
+// Bounds. Instances nesting deeper than kMaxInstanceDepth are refused before validation; the
+// detailed report is built only for instances of up to kMaxReportedNodes values.
 #pragma once
 
 #include "trellis/error.hpp"

@@ -6,7 +6,7 @@
 //     rewritten as a pointer into the document, so valijson never sees a reference it would try
 //     to fetch, never parses a URI (it does that with std::regex) and never loops on a cycle of
 //     bare references; "pattern" and "patternProperties" become private keywords checked with
-//     Boost.Regex (see CompiledPattern), "uniqueItems" one checked in linear time
+//     RE2 or Boost.Regex (see CompiledPattern), "uniqueItems" one checked in linear time
 //     (UniqueItemsConstraint); "format" is dropped.
 //  2. Check that every recursion descends into the instance (check_recursion).
 //  3. Parse the document with valijson, plus one standalone schema for each subschema of
@@ -29,6 +29,7 @@
 
 #include <boost/json.hpp>
 #include <boost/regex.hpp>
+#include <re2/re2.h>
 #include <valijson/adapters/boost_json_adapter.hpp>
 #include <valijson/constraint_builder.hpp>
 #include <valijson/constraints/concrete_constraints.hpp>
@@ -44,6 +45,7 @@
 #include <deque>
 #include <exception>
 #include <initializer_list>
+#include <memory>
 #include <new>
 #include <optional>
 #include <string>
@@ -56,13 +58,19 @@
 namespace trellis {
 namespace detail {
 
-// One ECMA-262 pattern, compiled once at compile(). Boost.Regex instead of valijson's std::regex:
-// libstdc++'s matcher recurses once per character (a 100 KB string overflows an 8 MB stack) and
-// backtracks without limit, while Boost.Regex keeps its state on the heap and throws once a match
-// costs too much. basic_regex is safe to share between threads for matching.
+// One ECMA-262 pattern, compiled once at compile(), never with valijson's std::regex: libstdc++'s
+// matcher recurses once per character (a 100 KB string overflows an 8 MB stack) and backtracks
+// without limit. RE2 runs every pattern it can: in time linear in the string whatever the
+// pattern, so that arguments cannot make a tool's pattern cost seconds, on code points (a JSON
+// string is Unicode: "." is one character however many bytes it takes), and with ^ and $ at the
+// ends of the string, as ECMA-262 has them without its m flag. What RE2 cannot run (backreferences,
+// lookaround, some of ECMA-262's own escapes such as \u) runs on Boost.Regex, which backtracks:
+// it keeps its state on the heap and gives up once a match costs too much, but the cost it allows
+// grows with the square of the string. Both are safe to share between threads for matching.
 struct CompiledPattern {
   std::string source;
-  boost::regex regex;
+  std::unique_ptr<const re2::RE2> linear;  // null when RE2 cannot run the pattern
+  boost::regex backtracking;               // the pattern's syntax check; matches only without `linear`
 };
 
 // A subschema validated on its own root: for "patternProperties" and "additionalProperties".
@@ -295,10 +303,47 @@ void renumber_in_place(json::value& root) {
 
 enum class PatternOutcome { match, no_match, too_costly };
 
+// The four hex digits at the start of `text`, if there are four.
+std::optional<unsigned> hex4(std::string_view text) {
+  unsigned value = 0;
+  if (text.size() < 4 || std::from_chars(text.data(), text.data() + 4, value, 16).ptr != text.data() + 4) return std::nullopt;
+  return value;
+}
+
+// `pattern` in RE2's syntax: ECMA-262's \uXXXX escapes, a surrogate pair as one code point, become
+// \x{...}; everything else is the same in both.
+std::string re2_syntax(std::string_view pattern) {
+  std::string out;
+  out.reserve(pattern.size());
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != '\\' || i + 1 == pattern.size()) {
+      out += pattern[i];
+      continue;
+    }
+    auto unit = pattern[i + 1] == 'u' ? hex4(pattern.substr(i + 2)) : std::nullopt;
+    if (!unit) {
+      out.append(pattern.substr(i++, 2));  // an escape RE2 reads as ECMA-262 does, or refuses
+      continue;
+    }
+    i += 5;
+    if (*unit >= 0xD800 && *unit < 0xDC00 && pattern.substr(i + 1, 2) == "\\u") {
+      if (auto low = hex4(pattern.substr(i + 3)); low && *low >= 0xDC00 && *low < 0xE000) {
+        unit = 0x10000 + ((*unit - 0xD800) << 10) + (*low - 0xDC00);
+        i += 6;
+      }
+    }
+    char digits[8];
+    out.append("\\x{").append(digits, std::to_chars(digits, digits + sizeof digits, *unit, 16).ptr).append("}");
+  }
+  return out;
+}
+
 PatternOutcome search(const CompiledPattern& pattern, const std::string& text) {
+  if (pattern.linear) return re2::RE2::PartialMatch(text, *pattern.linear) ? PatternOutcome::match : PatternOutcome::no_match;
   try {
-    return boost::regex_search(text, pattern.regex, boost::match_default | boost::match_any) ? PatternOutcome::match
-                                                                                                : PatternOutcome::no_match;
+    return boost::regex_search(text, pattern.backtracking, boost::match_default | boost::match_any)
+               ? PatternOutcome::match
+               : PatternOutcome::no_match;
   } catch (const std::runtime_error&) {
     // Boost.Regex's bounds on match cost and on its own stack.
     return PatternOutcome::too_costly;
@@ -750,11 +795,22 @@ class Normalizer {
   std::size_t add_pattern(const json::value& value, const std::string& at) {
     const json::string* text = value.if_string();
     if (text == nullptr) throw SchemaProblem{at, "expected a regular expression string"};
+    CompiledPattern pattern;
+    pattern.source = std::string(*text);
     try {
-      compiled_.patterns.push_back({std::string(*text), boost::regex(text->data(), text->size(), boost::regex::ECMAScript)});
+      // Without the m and s modifiers Boost.Regex would let ^ and $ match at line breaks inside
+      // the string, and "." match a line break: ECMA-262 has neither without its flags.
+      pattern.backtracking.assign(text->data(), text->size(),
+                                  boost::regex::ECMAScript | boost::regex::no_mod_m | boost::regex::no_mod_s);
     } catch (const boost::regex_error& e) {
       throw SchemaProblem{at, "invalid regular expression " + quoted(std::string_view(*text)) + ": " + e.what()};
     }
+    re2::RE2::Options options;  // UTF-8; "." does not match "\n"; ^ and $ only at the ends
+    options.set_log_errors(false);
+    options.set_never_capture(true);
+    auto linear = std::make_unique<const re2::RE2>(re2_syntax(*text), options);
+    if (linear->ok()) pattern.linear = std::move(linear);
+    compiled_.patterns.push_back(std::move(pattern));
     return compiled_.patterns.size() - 1;
   }
 

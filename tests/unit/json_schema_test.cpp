@@ -148,6 +148,49 @@ TEST(JsonSchema, PatternOnHugeStringsNeitherOverflowsTheStackNorHangs) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
 }
 
+// A pattern that backtracks exponentially took 2.3 s per 10,000-character string on Boost.Regex
+// (found by fuzz_json_schema). RE2 runs it in linear time, so the verdict is exact: "does not
+// match", where a backtracking matcher could only give up ("too long or too complex").
+TEST(JsonSchema, PatternsRunInLinearTimeWhateverTheString) {
+  const auto catastrophic = compile(R"({"pattern":"^(a+)+$"})");
+  for (const std::size_t length : {10'000, 1'000'000}) {
+    const auto result = catastrophic.validate(json::value(std::string(length, 'a') + "!"), "arguments");
+    ASSERT_FALSE(result) << length;
+    EXPECT_EQ(result.error().message, R"(arguments: does not match pattern "^(a+)+$")") << length;
+  }
+  EXPECT_TRUE(catastrophic.validate(json::value(std::string(1'000'000, 'a'))));
+}
+
+// ECMA-262 without flags: ^ and $ only at the ends of the string, "." no line break, and a JSON
+// string is Unicode, so "." is one character whatever its UTF-8 length.
+TEST(JsonSchema, PatternsFollowEcmaScriptOnLinesAndCharacters) {
+  const auto word = compile(R"({"pattern":"^[a-z]+$"})");
+  EXPECT_FALSE(accepts(word, R"("abc\nrm -rf /")"));  // Boost.Regex's default let this through
+  EXPECT_FALSE(accepts(word, R"("rm -rf /\nabc")"));
+  EXPECT_FALSE(accepts(compile(R"({"pattern":"^a.b$"})"), R"("a\nb")"));
+  const auto one = compile(R"({"pattern":"^.$"})");
+  EXPECT_TRUE(accepts(one, R"("\u00e9")"));
+  EXPECT_TRUE(accepts(one, R"("\ud83d\ude00")"));  // outside the BMP too
+  EXPECT_TRUE(accepts(compile(R"({"pattern":"^[\u00e0-\u00ff]{2}$"})"), R"("\u00e9\u00e8")"));
+  // ECMA-262's own \uXXXX escapes, which RE2 spells \x{...}; a surrogate pair is one character.
+  EXPECT_TRUE(accepts(compile(R"({"pattern":"^\\u00e9$"})"), R"("\u00e9")"));
+  EXPECT_TRUE(accepts(compile(R"({"pattern":"^[\\u00e0-\\u00ff]+$"})"), R"("\u00e9\u00e8")"));
+  EXPECT_TRUE(accepts(compile(R"({"pattern":"^\\ud83d\\ude00$"})"), R"("\ud83d\ude00")"));
+  EXPECT_TRUE(accepts(compile(R"({"pattern":"^\\\\u00e9$"})"), R"("\\u00e9")"));  // an escaped backslash, then "u00e9"
+}
+
+// What RE2 cannot run still works, on the backtracking matcher, with the same line rules.
+TEST(JsonSchema, BackreferencesAndLookaroundStillWork) {
+  const auto twice = compile(R"({"pattern":"^(ab)\\1$"})");
+  EXPECT_TRUE(accepts(twice, R"("abab")"));
+  EXPECT_FALSE(accepts(twice, R"("abba")"));
+  EXPECT_FALSE(accepts(twice, R"("x\nabab")"));
+  const auto has_digit = compile(R"({"pattern":"^(?=.*[0-9]).{8,}$"})");
+  EXPECT_TRUE(accepts(has_digit, R"("password1")"));
+  EXPECT_FALSE(accepts(has_digit, R"("password")"));
+  EXPECT_FALSE(accepts(has_digit, R"("pass\nword1")"));
+}
+
 TEST(JsonSchema, UniqueItemsOnLargeArraysReportsOneDuplicate) {
   const auto schema = compile(R"({"uniqueItems":true})");
   EXPECT_TRUE(accepts(schema, R"([1,"1",[1],{"a":1},{"a":2},null,true,1.5])"));
