@@ -63,10 +63,11 @@ namespace detail {
 // without limit. RE2 runs every pattern it can: in time linear in the string whatever the
 // pattern, so that arguments cannot make a tool's pattern cost seconds, on code points (a JSON
 // string is Unicode: "." is one character however many bytes it takes), and with ^ and $ at the
-// ends of the string, as ECMA-262 has them without its m flag. What RE2 cannot run (backreferences,
-// lookaround, some of ECMA-262's own escapes such as \u) runs on Boost.Regex, which backtracks:
-// it keeps its state on the heap and gives up once a match costs too much, but the cost it allows
-// grows with the square of the string. Both are safe to share between threads for matching.
+// ends of the string, as ECMA-262 has them without its m flag (re2_syntax() spells ECMA-262's \u
+// escapes for it). What RE2 cannot run (backreferences, lookaround, \cX) runs on Boost.Regex,
+// which backtracks: it keeps its state on the heap and gives up once a match costs too much, but
+// the cost it allows grows with the square of the string. Both are safe to share between threads
+// for matching.
 struct CompiledPattern {
   std::string source;
   std::unique_ptr<const re2::RE2> linear;  // null when RE2 cannot run the pattern
