@@ -207,6 +207,10 @@ std::string base64_encode(std::string_view bytes);
 // The server
 // ---------------------------------------------------------------------------------------------
 
+// The longest URI a session may subscribe to: with max_subscriptions_per_session, what bounds the
+// memory a client's subscriptions take (8 MiB at the default limits).
+inline constexpr std::size_t kMaxSubscribedUriBytes = 8192;
+
 struct ServerOptions {
   Implementation info{.name = "trellis", .version = "", .title = ""};  // empty version: Trellis's
   std::string instructions;       // sent in the initialize result when not empty
@@ -230,6 +234,9 @@ struct ServerOptions {
   std::chrono::microseconds stdout_hold{1000};
   // Requests of one session running at once; more are rejected with a retryable -32000 error.
   std::size_t max_inflight_per_session = 256;
+  // URIs one session may be subscribed to (resources/subscribe); one more is refused with
+  // -32000 until the client unsubscribes from one. Each URI is at most kMaxSubscribedUriBytes.
+  std::size_t max_subscriptions_per_session = 1024;
   // Items per page of every list; a client passes the returned nextCursor to continue.
   std::size_t page_size = 100;
   std::chrono::milliseconds init_timeout{30'000};   // initialize → initialized

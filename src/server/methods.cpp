@@ -31,6 +31,11 @@ Value list_page(const SessionImpl&, const Core& core, const Entries& entries, co
   return boost::json::value(std::move(result));
 }
 
+Error resource_not_found(std::string_view uri) {
+  return make_error(ErrorKind::protocol, "resource not found: " + std::string(uri), boost::json::object{{"uri", uri}},
+                    jsonrpc_code::resource_not_found);
+}
+
 // A handler's Error that the peer should see as a JSON-RPC error (it chose a code), or nullopt.
 bool is_protocol_error(const Error& e) { return e.kind == ErrorKind::protocol && e.code != 0; }
 
@@ -83,6 +88,20 @@ Value SessionImpl::list_prompts(SessionImpl& self, const boost::json::object& pa
 Value SessionImpl::subscribe(SessionImpl& self, const boost::json::object& params, RequestContextImpl*) {
   auto uri = required_string(params, "uri");
   if (!uri) return uri.error();
+  if (self.subscriptions_.contains(*uri)) return boost::json::object{};
+  // Only what the server could read, within bounds: a typo is an error instead of a silent
+  // subscription that never fires, and a client cannot grow the session's set without limit.
+  if (uri->size() > kMaxSubscribedUriBytes)
+    return jsonrpc::invalid_params("uri is longer than the " + std::to_string(kMaxSubscribedUriBytes) +
+                                   " bytes a subscription may have");
+  UriVariables variables;
+  const auto catalog = self.core_->catalog();
+  if (catalog->find_resource(*uri) == nullptr && catalog->match_template(*uri, variables) == nullptr)
+    return resource_not_found(*uri);
+  const std::size_t limit = self.core_->options().max_subscriptions_per_session;
+  if (self.subscriptions_.size() >= limit)
+    return make_error(ErrorKind::protocol, "too many subscriptions on this session: unsubscribe from one first",
+                      boost::json::object{{"limit", limit}}, jsonrpc_code::server_error);
   self.subscriptions_.emplace(*uri);
   return boost::json::object{};
 }
@@ -143,9 +162,7 @@ Value SessionImpl::read_resource(SessionImpl& self, const boost::json::object& p
   } else if (const TemplateEntry* entry = catalog->match_template(*uri, variables)) {
     reader = &entry->reader;
   }
-  if (reader == nullptr)
-    return make_error(ErrorKind::protocol, "resource not found: " + std::string(*uri), boost::json::object{{"uri", *uri}},
-                      jsonrpc_code::resource_not_found);
+  if (reader == nullptr) return resource_not_found(*uri);
   auto contents = (*reader)(*context, *uri, variables);
   if (!contents) {
     if (contents.error().code != 0 && contents.error().kind != ErrorKind::internal) return contents.error();

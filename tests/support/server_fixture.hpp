@@ -4,6 +4,7 @@
 
 #include "trellis/server.hpp"
 #include "trellis/server_session.hpp"
+#include "wait_closed.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -83,17 +84,8 @@ class SessionHarness {
       : work_(io_.get_executor()), thread_([this] { io_.run(); }), server(std::move(options)) {}
   ~SessionHarness() {
     if (session) {
-      std::mutex m;
-      std::condition_variable cv;
-      bool closed = false;
-      session->on_closed([&] {
-        std::lock_guard lock(m);
-        closed = true;
-        cv.notify_all();
-      });
-      server.shutdown();
-      std::unique_lock lock(m);
-      EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(15), [&] { return closed; })) << "session did not close";
+      EXPECT_TRUE(closes_within(*session, std::chrono::seconds(15), [this] { server.shutdown(); }))
+          << "session did not close";
     }
     work_.reset();
     io_.stop();

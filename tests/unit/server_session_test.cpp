@@ -323,8 +323,18 @@ TEST(ServerSession, ResourcesStaticTemplatedAndMissing) {
   EXPECT_EQ(h.call(4, "resources/templates/list").at("result").at("resourceTemplates").at(0).at("uriTemplate"), "demo://items/{id}");
 }
 
+// A resource "demo://watched" and a template "demo://items/{id}" that read as empty text.
+void add_watchable_resources(Server& server) {
+  const auto empty = [](RequestContext&, std::string_view uri, const UriVariables&) -> Result<boost::json::array> {
+    return boost::json::array{text_resource(uri, "text/plain", "")};
+  };
+  ASSERT_TRUE(server.add_resource({.uri = "demo://watched", .name = "watched"}, empty));
+  ASSERT_TRUE(server.add_resource_template({.uri_template = "demo://items/{id}", .name = "item"}, empty));
+}
+
 TEST(ServerSession, SubscribedSessionsHearResourceUpdates) {
   SessionHarness h;
+  add_watchable_resources(h.server);
   h.open();
   h.initialize();
   EXPECT_TRUE(has_result(h.call(1, "resources/subscribe", R"({"uri":"demo://watched"})")));
@@ -342,6 +352,53 @@ TEST(ServerSession, SubscribedSessionsHearResourceUpdates) {
     EXPECT_EQ(m.at("params").at("uri"), "demo://watched");
   }
   EXPECT_EQ(updates, 1u);
+}
+
+TEST(ServerSession, SubscribingNeedsAResourceTheServerCouldRead) {
+  SessionHarness h;
+  add_watchable_resources(h.server);
+  h.open();
+  h.initialize();
+  EXPECT_TRUE(has_result(h.call(1, "resources/subscribe", R"({"uri":"demo://items/7"})")));
+  auto missing = h.call(2, "resources/subscribe", R"({"uri":"demo://wached"})");
+  EXPECT_EQ(error_code(missing), jsonrpc_code::resource_not_found);
+  EXPECT_EQ(missing.at("error").at("data").at("uri"), "demo://wached");
+  EXPECT_EQ(error_code(h.call(3, "resources/subscribe", R"({"uri":7})")), jsonrpc_code::invalid_params);
+}
+
+TEST(ServerSession, SubscriptionsPerSessionAreBounded) {
+  SessionHarness h({.max_subscriptions_per_session = 3});
+  add_watchable_resources(h.server);
+  h.open();
+  h.initialize();
+  for (int i = 1; i <= 3; ++i)
+    EXPECT_TRUE(has_result(h.call(i, "resources/subscribe", R"({"uri":"demo://items/)" + std::to_string(i) + "\"}")));
+  // At the limit: subscribing again to one of them is still fine, a fourth is refused.
+  EXPECT_TRUE(has_result(h.call(4, "resources/subscribe", R"({"uri":"demo://items/2"})")));
+  auto refused = h.call(5, "resources/subscribe", R"({"uri":"demo://watched"})");
+  EXPECT_EQ(error_code(refused), jsonrpc_code::server_error);
+  EXPECT_EQ(refused.at("error").at("data").at("limit"), 3);
+  h.server.notify_resource_updated("demo://watched");
+  // Unsubscribing makes room again.
+  EXPECT_TRUE(has_result(h.call(6, "resources/unsubscribe", R"({"uri":"demo://items/1"})")));
+  EXPECT_TRUE(has_result(h.call(7, "resources/subscribe", R"({"uri":"demo://watched"})")));
+  for (const auto& m : h.standalone->messages()) EXPECT_NE(m.at("method"), "notifications/resources/updated");
+}
+
+TEST(ServerSession, SubscribedUrisHaveALengthLimit) {
+  SessionHarness h;
+  add_watchable_resources(h.server);
+  h.open();
+  h.initialize();
+  const std::string prefix = "demo://items/";
+  const std::string at_limit = prefix + std::string(kMaxSubscribedUriBytes - prefix.size(), 'x');
+  EXPECT_TRUE(has_result(h.call(1, "resources/subscribe", R"({"uri":")" + at_limit + "\"}")));
+  const std::string past_limit = at_limit + "x";
+  auto refused = h.call(2, "resources/subscribe", R"({"uri":")" + past_limit + "\"}");
+  EXPECT_EQ(error_code(refused), jsonrpc_code::invalid_params);
+  EXPECT_NE(refused.at("error").at("message").as_string().find("8192"), std::string::npos);
+  // The server can still read it: the limit is on subscriptions only.
+  EXPECT_TRUE(has_result(h.call(3, "resources/read", R"({"uri":")" + past_limit + "\"}")));
 }
 
 TEST(ServerSession, ListChangedReachesInitializedSessions) {
