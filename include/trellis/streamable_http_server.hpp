@@ -40,7 +40,9 @@ struct HttpServerOptions {
   std::size_t max_body_bytes = 4 * 1024 * 1024;        // larger POST bodies: 413
   std::chrono::milliseconds sse_retry{1000};           // the `retry` of every priming event
   std::size_t max_stored_events = 1000;                // per session, for resumption (oldest dropped)
+  std::size_t max_stored_event_bytes = 16 * 1024 * 1024;  // the same in bytes; the newest event is always kept
   std::chrono::seconds session_idle_timeout{300};      // no request and no open stream: expired (404)
+  std::size_t max_sessions = 100'000;                  // open at once; one more initialize: 503
   std::chrono::seconds heartbeat{30};                  // SSE comment on otherwise idle streams
   std::size_t io_threads = 2;
 };

@@ -95,10 +95,12 @@ void SessionStreams::publish(std::uint64_t stream, std::string_view json) {
     sink->write_frame(event.frame);
     s.last_write = std::chrono::steady_clock::now();
   }
+  stored_bytes_ += event.frame.size();
   events_.push_back(std::move(event));
   ++s.stored;
-  while (events_.size() > max_events_) {
+  while (events_.size() > max_events_ || (stored_bytes_ > max_bytes_ && events_.size() > 1)) {
     --streams_[events_.front().stream].stored;
+    stored_bytes_ -= events_.front().frame.size();
     events_.pop_front();
   }
 }

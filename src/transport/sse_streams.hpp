@@ -33,7 +33,10 @@ class SessionStreams : public std::enable_shared_from_this<SessionStreams> {
  public:
   static constexpr std::uint64_t kStandalone = 0;
 
-  SessionStreams(std::size_t max_events, std::chrono::milliseconds retry) : max_events_(max_events), retry_(retry) {}
+  // The store keeps at most `max_events` events and `max_bytes` bytes of them, dropping the oldest
+  // first; the newest event is kept whatever its size, so that a large response can be resumed.
+  SessionStreams(std::size_t max_events, std::size_t max_bytes, std::chrono::milliseconds retry)
+      : max_events_(max_events), max_bytes_(max_bytes), retry_(retry) {}
 
   std::uint64_t open_stream();
   // Attaches `sink` to `stream` and writes a priming event (an id, `retry`, empty data). False when
@@ -71,8 +74,10 @@ class SessionStreams : public std::enable_shared_from_this<SessionStreams> {
 
   mutable std::mutex mutex_;
   std::size_t max_events_;
+  std::size_t max_bytes_;
   std::chrono::milliseconds retry_;
   std::deque<Event> events_;
+  std::size_t stored_bytes_ = 0;  // the frames in events_
   std::map<std::uint64_t, Stream> streams_;
   std::uint64_t next_stream_ = 1;
   std::uint64_t next_seq_ = 1;

@@ -132,6 +132,7 @@ struct StreamableHttpServer::Impl : std::enable_shared_from_this<StreamableHttpS
     return it == sessions.end() ? nullptr : it->second;
   }
 
+  // A new session, or nullptr when max_sessions stateful ones are open.
   std::shared_ptr<HttpSession> create_session(Session::Mode mode) {
     auto entry = std::make_shared<HttpSession>();
     const std::string id = mode == Session::Mode::stateful ? new_session_id() : std::string();
@@ -140,7 +141,8 @@ struct StreamableHttpServer::Impl : std::enable_shared_from_this<StreamableHttpS
     // A stateless session has no GET stream to stand alone on, and in JSON-response mode no
     // request stream either: then it needs no streams at all.
     if (mode == Session::Mode::stateless && options.json_response) return entry;
-    entry->streams = std::make_shared<http_detail::SessionStreams>(options.max_stored_events, options.sse_retry);
+    entry->streams = std::make_shared<http_detail::SessionStreams>(options.max_stored_events, options.max_stored_event_bytes,
+                                                                   options.sse_retry);
     if (mode == Session::Mode::stateful) {
       entry->session->set_standalone(entry->streams->outbound(http_detail::SessionStreams::kStandalone));
       std::weak_ptr<Impl> weak = weak_from_this();
@@ -152,6 +154,10 @@ struct StreamableHttpServer::Impl : std::enable_shared_from_this<StreamableHttpS
         }
       });
       std::lock_guard lock(sessions_mutex);
+      if (sessions.size() >= options.max_sessions) {
+        entry->session->close();
+        return nullptr;
+      }
       sessions.emplace(id, entry);
     }
     return entry;
@@ -357,6 +363,13 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
       entry = server_->create_session(Session::Mode::stateless);
     } else if (is_initialize && request_["Mcp-Session-Id"].empty()) {
       entry = server_->create_session(Session::Mode::stateful);
+      if (!entry) {
+        Logger::global().info("trellis.http.rejected", {{"status", 503}, {"reason", "max_sessions reached"}});
+        return respond(http::status::service_unavailable,
+                       error_body("too many sessions open (limit " + std::to_string(o.max_sessions) + "): retry later",
+                                  jsonrpc_code::server_error),
+                       "application/json", "Retry-After: 1\r\n");
+      }
     } else {
       entry = require_session();
       if (!entry) return;

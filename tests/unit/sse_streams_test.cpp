@@ -12,6 +12,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
+constexpr std::size_t kNoByteLimit = SIZE_MAX;
+
 class RecordingSink final : public SseSink {
  public:
   void write_frame(std::string frame) override { frames.push_back(std::move(frame)); }
@@ -27,7 +29,7 @@ class RecordingSink final : public SseSink {
 std::string id_of(const std::string& frame) { return frame.substr(4, frame.find('\n') - 4); }
 
 TEST(SessionStreams, ResumeReplaysWhatFollowsTheLastEventIdThenEnds) {
-  auto streams = std::make_shared<SessionStreams>(16, 1000ms);
+  auto streams = std::make_shared<SessionStreams>(16, kNoByteLimit, 1000ms);
   const auto stream = streams->open_stream();
   auto first = std::make_shared<RecordingSink>();
   ASSERT_TRUE(streams->attach(stream, first));
@@ -48,7 +50,7 @@ TEST(SessionStreams, ResumeReplaysWhatFollowsTheLastEventIdThenEnds) {
 
 TEST(SessionStreams, ForgetsFinishedStreamsOnlyOnceTheirEventsLeftTheStore) {
   constexpr std::size_t kMaxEvents = 4;
-  auto streams = std::make_shared<SessionStreams>(kMaxEvents, 1000ms);
+  auto streams = std::make_shared<SessionStreams>(kMaxEvents, kNoByteLimit, 1000ms);
   // One event per stream, each stream finished and detached: what a POST answered with SSE leaves.
   std::vector<std::string> last_ids;
   const auto answered_post = [&] {
@@ -78,7 +80,7 @@ TEST(SessionStreams, ForgetsFinishedStreamsOnlyOnceTheirEventsLeftTheStore) {
 
 TEST(SessionStreams, KeepsAStreamThatIsStillAttachedOrUnfinished) {
   constexpr std::size_t kMaxEvents = 2;
-  auto streams = std::make_shared<SessionStreams>(kMaxEvents, 1000ms);
+  auto streams = std::make_shared<SessionStreams>(kMaxEvents, kNoByteLimit, 1000ms);
   const auto attached = streams->open_stream();
   auto attached_sink = std::make_shared<RecordingSink>();
   streams->attach(attached, attached_sink);
@@ -101,6 +103,44 @@ TEST(SessionStreams, KeepsAStreamThatIsStillAttachedOrUnfinished) {
   auto replacement = std::make_shared<RecordingSink>();
   EXPECT_TRUE(streams->resume(id_of(attached_sink->frames.back()), replacement).has_value());
   EXPECT_EQ(attached_sink->aborts, 1);
+}
+
+TEST(SessionStreams, TheStoreKeepsAtMostItsBytesAndAlwaysTheNewestEvent) {
+  // Every message below makes a frame of the same size; the store holds exactly two of them.
+  const std::string payload = R"({"pad":"xxxxxxxxxxxxxxxx"})";
+  auto probe = std::make_shared<SessionStreams>(16, kNoByteLimit, 1000ms);
+  auto probe_sink = std::make_shared<RecordingSink>();
+  const auto probe_stream = probe->open_stream();
+  probe->attach(probe_stream, probe_sink);
+  probe->publish(probe_stream, payload);
+  const std::size_t frame_bytes = probe_sink->frames.back().size();
+
+  auto streams = std::make_shared<SessionStreams>(16, 2 * frame_bytes, 1000ms);
+  const auto stream = streams->open_stream();
+  auto live = std::make_shared<RecordingSink>();
+  streams->attach(stream, live);
+  const std::string priming = id_of(live->frames.front());
+  // Each resume replays what the store holds after the priming event, then stays attached.
+  const auto resume = [&] {
+    auto sink = std::make_shared<RecordingSink>();
+    EXPECT_TRUE(streams->resume(priming, sink).has_value());
+    return sink;
+  };
+  streams->publish(stream, payload);
+  streams->publish(stream, payload);  // at the limit: both kept
+  const auto first = resume();
+  ASSERT_EQ(first->frames, std::vector<std::string>(live->frames.begin() + 1, live->frames.end()));
+
+  streams->publish(stream, payload);  // one past it: the oldest goes
+  const auto second = resume();
+  ASSERT_EQ(second->frames, std::vector<std::string>(first->frames.begin() + 1, first->frames.end()));
+
+  // An event larger than the whole store is still kept, alone, until the next one.
+  const std::string huge(4 * frame_bytes, 'h');
+  streams->publish(stream, "\"" + huge + "\"");
+  const auto third = resume();
+  ASSERT_EQ(third->frames.size(), 1u);
+  EXPECT_NE(third->frames.front().find(huge), std::string::npos);
 }
 
 }  // namespace

@@ -36,6 +36,7 @@ struct Reply {
   std::string body;
   std::string session;
   std::string content_type;
+  std::string retry_after;
   beast::error_code error;  // of reading the reply: set when it was cut or never came
 };
 
@@ -66,7 +67,7 @@ Reply read_reply(tcp::socket& socket) {
   http::read(socket, buffer, parser, ec);
   auto& res = parser.get();
   return {static_cast<int>(res.result_int()), std::move(res.body()), std::string(res["Mcp-Session-Id"]),
-          std::string(res[http::field::content_type]), ec};
+          std::string(res[http::field::content_type]), std::string(res[http::field::retry_after]), ec};
 }
 
 // One request per connection.
@@ -300,6 +301,26 @@ TEST_F(HttpServerTest, DeleteEndsTheSession) {
   const std::string session = open_session();
   EXPECT_EQ(exchange(port_, http::verb::delete_, "", {{"Mcp-Session-Id", session}}).status, 200);
   EXPECT_EQ(exchange(port_, http::verb::post, std::string(kPing), {{"Mcp-Session-Id", session}}).status, 404);
+}
+
+TEST_F(HttpServerTest, SessionsBeyondMaxSessionsAre503UntilOneCloses) {
+  start({.max_sessions = 2});
+  const std::string first = open_session();
+  open_session();  // at the limit
+  const auto refused = exchange(port_, http::verb::post, std::string(kInitialize));
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(refused.retry_after, "1");
+  EXPECT_TRUE(refused.session.empty());
+  EXPECT_EQ(boost::json::parse(refused.body).at("error").at("code"), jsonrpc_code::server_error);
+  // The open sessions still work, and closing one makes room.
+  EXPECT_EQ(exchange(port_, http::verb::post, std::string(kPing), {{"Mcp-Session-Id", first}}).status, 200);
+  EXPECT_EQ(exchange(port_, http::verb::delete_, "", {{"Mcp-Session-Id", first}}).status, 200);
+  int status = 0;
+  for (int attempt = 0; attempt < 200 && status != 200; ++attempt) {
+    status = exchange(port_, http::verb::post, std::string(kInitialize)).status;
+    if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(status, 200);
 }
 
 TEST_F(HttpServerTest, StreamCutMidCallIsResumedWithLastEventIdWithoutLossOrRepetition) {
