@@ -17,6 +17,7 @@
 //    get none;
 //  - no response is an internal error (-32603): no handler here fails, so one would be the
 //    session's own mistake with the client's input; every error has a message;
+//  - progress names a token a request carried, and stops once that request is answered;
 //  - the session then closes on close() within the drain timeout.
 // Any violation traps, so libFuzzer records the input. replay_main.cpp replays the corpus in CI.
 #include "../support/wait_closed.hpp"
@@ -35,6 +36,7 @@
 #include <cstdlib>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -180,9 +182,19 @@ class Client final : public Outbound {
   void attach(const std::shared_ptr<Session>& session) { session_ = session; }
 
   // Counts one request the harness is about to send, before the session may answer it.
-  void expect(const jsonrpc::Id& id) {
+  void expect(const jsonrpc::Id& id, const boost::json::object* params) {
     std::lock_guard lock(mutex_);
-    ++requests_[id];
+    // Which answer ends which token is ambiguous for a reused id: its tokens are not tracked.
+    const bool reused = ++requests_[id] > 1;
+    if (const auto it = token_of_.find(id); reused && it != token_of_.end()) untracked_tokens_.insert(it->second);
+    const auto token = progress_token(params);
+    if (!token) return;
+    if (reused) {
+      untracked_tokens_.insert(*token);
+      return;
+    }
+    token_of_.emplace(id, *token);
+    ++unanswered_with_token_[*token];
   }
   void cancel(const jsonrpc::Id& id) {
     std::lock_guard lock(mutex_);
@@ -199,6 +211,7 @@ class Client final : public Outbound {
       case jsonrpc::MessageKind::request: answer(message->id()); break;
       case jsonrpc::MessageKind::notification:
         check(message->method().starts_with("notifications/"), "a notification outside notifications/");
+        if (message->method() == "notifications/progress") check_progress(message->params().if_object());
         break;
       case jsonrpc::MessageKind::error_response:
         check(message->error_code() != jsonrpc_code::internal_error, "an internal error answers the client's input");
@@ -208,6 +221,7 @@ class Client final : public Outbound {
         std::lock_guard lock(mutex_);
         check(requests_.contains(message->id()), "a response to an id the client never used");
         ++responses_[message->id()];
+        if (const auto it = token_of_.find(message->id()); it != token_of_.end()) --unanswered_with_token_[it->second];
         changed_.notify_all();
         break;
       }
@@ -238,6 +252,28 @@ class Client final : public Outbound {
   }
 
  private:
+  // A request's progress token as JSON text; nullopt without one, or for a fractional number,
+  // which need not survive a round trip through text digit for digit.
+  static std::optional<std::string> progress_token(const boost::json::object* params) {
+    const auto* meta = params ? params->if_contains("_meta") : nullptr;
+    const auto* token = meta && meta->is_object() ? meta->get_object().if_contains("progressToken") : nullptr;
+    if (token == nullptr || !(token->is_string() || token->is_int64() || token->is_uint64())) return std::nullopt;
+    return boost::json::serialize(*token);
+  }
+
+  // MCP: progress names a token the client sent, and stops once its request is answered.
+  void check_progress(const boost::json::object* params) {
+    const auto* value = params ? params->if_contains("progressToken") : nullptr;
+    check(value != nullptr, "progress without a progressToken");
+    if (value->is_double()) return;
+    const std::string token = boost::json::serialize(*value);
+    std::lock_guard lock(mutex_);
+    if (untracked_tokens_.contains(token)) return;
+    const auto it = unanswered_with_token_.find(token);
+    check(it != unanswered_with_token_.end(), "progress for a token no request carried");
+    check(it->second > 0, "progress after its request was answered");
+  }
+
   void answer(const jsonrpc::Id& id) {
     std::string line;
     {
@@ -265,12 +301,15 @@ class Client final : public Outbound {
   std::unordered_map<jsonrpc::Id, int> requests_;
   std::unordered_map<jsonrpc::Id, int> responses_;
   std::unordered_set<jsonrpc::Id> cancelled_;
+  std::unordered_map<jsonrpc::Id, std::string> token_of_;         // requests that carried a token
+  std::unordered_map<std::string, int> unanswered_with_token_;    // token → its requests not answered yet
+  std::unordered_set<std::string> untracked_tokens_;
 };
 
 void send(Session& session, Client& client, const std::shared_ptr<Client>& reply, jsonrpc::Message message) {
   switch (message.kind()) {
     case jsonrpc::MessageKind::request:
-      client.expect(message.id());
+      client.expect(message.id(), message.params().if_object());
       session.receive(std::move(message), reply);
       return;
     case jsonrpc::MessageKind::notification:
