@@ -132,8 +132,17 @@ struct StreamableHttpServer::Impl : std::enable_shared_from_this<StreamableHttpS
     return it == sessions.end() ? nullptr : it->second;
   }
 
+  bool sessions_full() {
+    std::lock_guard lock(sessions_mutex);
+    return sessions.size() >= options.max_sessions;
+  }
+
   // A new session, or nullptr when max_sessions stateful ones are open.
   std::shared_ptr<HttpSession> create_session(Session::Mode mode) {
+    // Refused before anything is built, so that a flood of initializes at the limit costs no
+    // session it would throw away; the check at the insert below keeps the limit exact when two
+    // initializes race for the last place.
+    if (mode == Session::Mode::stateful && sessions_full()) return nullptr;
     auto entry = std::make_shared<HttpSession>();
     const std::string id = mode == Session::Mode::stateful ? new_session_id() : std::string();
     entry->session = Session::create(server.core(), asio::make_strand(io), id, mode, shared_from_this());

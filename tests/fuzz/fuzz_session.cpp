@@ -283,14 +283,11 @@ class Client final : public Outbound {
         answers_.pop_front();
       }
     }
-    std::string text = "{\"jsonrpc\":\"2.0\",\"id\":" + id.to_string() + "," + line;
-    auto message = jsonrpc::decode(text);
+    const std::string head = "{\"jsonrpc\":\"2.0\",\"id\":" + id.to_string() + ",";
+    auto message = jsonrpc::decode(head + line);
     const bool answers_it = message && (message->kind() == jsonrpc::MessageKind::response ||
                                         message->kind() == jsonrpc::MessageKind::error_response);
-    if (!answers_it) {
-      text = "{\"jsonrpc\":\"2.0\",\"id\":" + id.to_string() + R"(,"error":{"code":-1,"message":"no answer"}})";
-      message = jsonrpc::decode(text);
-    }
+    if (!answers_it) message = jsonrpc::decode(head + R"("error":{"code":-1,"message":"no answer"}})");
     if (auto session = session_.lock()) session->receive(std::move(*message), nullptr);
   }
 
