@@ -6,6 +6,8 @@
 #include <charconv>
 #include <iostream>
 
+#include <sys/resource.h>
+
 namespace trellis::cli {
 
 int serve_http(Server& server, const std::string& host_port, const HttpServeOptions& options) {
@@ -18,6 +20,13 @@ int serve_http(Server& server, const std::string& host_port, const HttpServeOpti
   }
   std::string host = host_port.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  // Every connection is a file descriptor, and the usual soft limit of 1024 would stop the
+  // server far below its session limit: raise it to the hard limit, as nginx's
+  // worker_rlimit_nofile would.
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
   StreamableHttpServer http(server, {.address = host,
                                      .port = port,
                                      .json_response = options.json_response,

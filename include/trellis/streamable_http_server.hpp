@@ -11,7 +11,9 @@
 // Mcp-Session-Id issued at initialize. Every SSE event has an id unique in its session that names
 // its stream; events are kept in a bounded per-session store so a dropped stream can be resumed
 // without loss or repetition. Host and Origin are checked against allow-lists (DNS rebinding);
-// the default bind address is 127.0.0.1.
+// the default bind address is 127.0.0.1. A request that is not valid HTTP gets 400, one whose
+// headers or body are too large 431 or 413, one that does not arrive in time 408; then the
+// connection closes, after reading what the client still sends so that it gets to see the answer.
 #pragma once
 
 #include "trellis/error.hpp"
@@ -38,6 +40,13 @@ struct HttpServerOptions {
   // loopback address, anything otherwise.
   std::vector<std::string> allowed_hosts;
   std::size_t max_body_bytes = 4 * 1024 * 1024;        // larger POST bodies: 413
+  // The request line and headers: up to this size always accepted; larger: 431, at the latest
+  // past twice this size (Beast counts from the first header field it had to wait for).
+  std::size_t max_header_bytes = 16 * 1024;
+  // A connection ready for a request (new, or after its last response) that has not received a
+  // whole one this long after is closed: with 408 when part of a request came, silently when
+  // none did. Stalled or slow clients cannot hold a connection forever. Checked once a second.
+  std::chrono::seconds request_timeout{60};
   std::chrono::milliseconds sse_retry{1000};           // the `retry` of every priming event
   std::size_t max_stored_events = 1000;                // per session, for resumption (oldest dropped)
   std::size_t max_stored_event_bytes = 16 * 1024 * 1024;  // the same in bytes; the newest event is always kept

@@ -92,13 +92,21 @@ struct HttpSession {
 };
 
 struct StreamableHttpServer::Impl : std::enable_shared_from_this<StreamableHttpServer::Impl> {
-  Impl(Server& s, HttpServerOptions o) : server(s), options(std::move(o)), acceptor(io), sweeper(io) {}
+  Impl(Server& s, HttpServerOptions o)
+      : server(s), options(std::move(o)), acceptor(asio::make_strand(io)), accept_retry(acceptor.get_executor()), sweeper(io) {}
 
   Server& server;
   HttpServerOptions options;
   asio::io_context io;
+  // The acceptor, its retry timer and stop()'s close share one strand: an acceptor is not safe
+  // to use from two threads at once.
   tcp::acceptor acceptor;
+  asio::steady_timer accept_retry;
+  bool accept_failing = false;  // logged once per run of failures
   asio::steady_timer sweeper;
+  // Counts sweeps (one a second) from 1. A connection notes it when it starts waiting for a
+  // request, which costs a relaxed load where a clock read would cost a call.
+  std::atomic<std::uint32_t> sweep_tick{1};
   std::vector<std::thread> threads;
   std::uint16_t bound_port = 0;
   bool loopback_bind = true;
@@ -111,8 +119,8 @@ struct StreamableHttpServer::Impl : std::enable_shared_from_this<StreamableHttpS
   bool running = false;
   bool stopped = false;
 
-  // For stop(). Closed connections are pruned when the list has doubled since the last prune,
-  // which keeps accept() O(1) amortized however many connections are open.
+  // For stop() and request_timeout (sweep()). Closed connections are pruned when the list has
+  // doubled since the last prune, which keeps accept() O(1) amortized however many are open.
   std::mutex connections_mutex;
   std::vector<std::weak_ptr<http_detail::HttpConnection>> connections;
   std::size_t connections_prune_at = 64;
@@ -189,6 +197,7 @@ struct StreamableHttpServer::Impl : std::enable_shared_from_this<StreamableHttpS
   }
 
   void accept();
+  void accept_failed(const beast::error_code& ec);
   void sweep();
   void wait_for_replies();
   void wait_for_connections(std::chrono::steady_clock::time_point deadline);
@@ -227,6 +236,18 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
       self->closing_ = true;
       if (self->awaiting_request_) self->close();
+    });
+  }
+  // From the sweeper, once a second: a connection that has waited for a request (or lingered)
+  // more than `limit` sweeps is timed out, on its own strand.
+  void check_read_deadline(std::uint32_t tick, std::uint32_t limit) {
+    const auto since = reading_since_tick_.load(std::memory_order_relaxed);
+    if (since == 0 || tick - since <= limit) return;
+    asio::post(socket_.get_executor(), [self = shared_from_this(), since] {
+      if (self->reading_since_tick_.load(std::memory_order_relaxed) != since) return;  // that read ended
+      self->timed_out_ = true;
+      beast::error_code ignored;
+      self->socket_.cancel(ignored);  // the pending read ends with operation_aborted
     });
   }
   // Closes now, whatever is being written.
@@ -276,8 +297,11 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
   void read() {
     if (closing_) return close();
     awaiting_request_ = true;
+    start_read_clock();
+    const auto& o = server_->options;
     parser_.emplace();
-    parser_->body_limit(server_->options.max_body_bytes);
+    parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(o.max_header_bytes, UINT32_MAX)));
+    parser_->body_limit(o.max_body_bytes);
     http::async_read(socket_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       self->on_read(ec);
     });
@@ -285,16 +309,54 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
 
   void on_read(beast::error_code ec) {
     awaiting_request_ = false;
-    if (ec == http::error::body_limit) {
-      keep_alive_ = false;
-      return respond(http::status::payload_too_large,
-                     error_body("request body exceeds the limit of " + std::to_string(server_->options.max_body_bytes) + " bytes"),
-                     "application/json");
+    reading_since_tick_.store(0, std::memory_order_relaxed);
+    const auto& o = server_->options;
+    if (timed_out_ && ec) {
+      if (!parser_->got_some()) return close();  // an idle keep-alive connection
+      return refuse(http::status::request_timeout,
+                    "the request did not arrive whole within " + std::to_string(o.request_timeout.count()) + " s");
     }
-    if (ec) return detach_sse();  // closed by the peer, or a malformed request
+    timed_out_ = false;  // the request came whole just as it timed out: serve it
+    if (ec == http::error::body_limit)
+      return refuse(http::status::payload_too_large,
+                    "request body exceeds the limit of " + std::to_string(o.max_body_bytes) + " bytes");
+    if (ec == http::error::header_limit)
+      return refuse(http::status::request_header_fields_too_large,
+                    "request headers exceed the limit of " + std::to_string(o.max_header_bytes) + " bytes");
+    // Beast's own errors other than these two are the request's faults; the rest are the socket's
+    // (the peer closed or reset it), with nobody left to answer.
+    const bool malformed = ec.category() == beast::http::make_error_code(http::error::bad_method).category() &&
+                           ec != http::error::end_of_stream && ec != http::error::partial_message;
+    if (malformed) return refuse(http::status::bad_request, "malformed HTTP request: " + ec.message());
+    if (ec) return detach_sse();
     request_ = parser_->release();
     keep_alive_ = request_.keep_alive();
     handle();
+  }
+
+  // Answers a request this connection cannot go on from, then closes it (see linger()).
+  void refuse(http::status status, std::string_view why) {
+    keep_alive_ = false;
+    request_ = {};  // the status line says HTTP/1.1, whatever came before
+    reject(status, why);
+  }
+
+  void start_read_clock() { reading_since_tick_.store(server_->sweep_tick.load(std::memory_order_relaxed), std::memory_order_relaxed); }
+
+  // After the last response, reads and discards what the client still sends until it closes. A
+  // socket closed with unread bytes resets the connection, and the reset can destroy a response
+  // the client has not read yet: a 413 that went out before the whole body arrived, say, while
+  // the client still writes it. For at most request_timeout, as nginx's lingering_time bounds it.
+  void linger() {
+    awaiting_request_ = true;  // stop() may close it now: nothing would be cut
+    if (closing_ || timed_out_) return close();
+    if (!lingering_) start_read_clock();
+    lingering_ = true;
+    buffer_.clear();
+    socket_.async_read_some(buffer_.prepare(16 * 1024), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->linger();
+    });
   }
 
   static std::string error_body(std::string_view message, int code = jsonrpc_code::invalid_request) {
@@ -573,10 +635,11 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
     const std::array<asio::const_buffer, 2> response{asio::buffer(head_), asio::buffer(body_)};
     asio::async_write(socket_, response, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       self->session_header_.clear();
-      if (ec || !self->keep_alive_) {
+      if (ec) return self->close();
+      if (!self->keep_alive_) {
         beast::error_code ignored;
         self->socket_.shutdown(tcp::socket::shutdown_send, ignored);
-        return;
+        return self->linger();
       }
       self->read();
     });
@@ -645,6 +708,11 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
   bool keep_alive_ = true;
   bool awaiting_request_ = false;  // between responses (keep-alive): nothing would be cut
   bool closing_ = false;           // stopping: no request after the one in hand
+  bool timed_out_ = false;         // request_timeout passed: the pending read was cancelled
+  bool lingering_ = false;         // the last response is out: reading only to discard
+  // The sweep_tick when the pending read began; 0 when none is pending. Written on the strand,
+  // read by the sweeper.
+  std::atomic<std::uint32_t> reading_since_tick_{0};
   std::string session_header_;
   std::string head_;  // of the response being written
   std::string body_;
@@ -676,7 +744,11 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
 
 void StreamableHttpServer::Impl::accept() {
   acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
-    if (ec) return;  // the acceptor was closed: stopping
+    if (ec) return self->accept_failed(ec);
+    if (self->accept_failing) {
+      self->accept_failing = false;
+      Logger::global().info("trellis.http.accepting_again");
+    }
     // Responses go out in more than one write (SSE header, then events): without NODELAY, Nagle
     // and the peer's delayed ACK would hold the second write back for ~40 ms.
     beast::error_code ignored;
@@ -695,10 +767,32 @@ void StreamableHttpServer::Impl::accept() {
   });
 }
 
+// Stopping closes the acceptor (operation_aborted, or bad_descriptor for an accept begun after).
+// Any other failure must not end the accept loop: out of file descriptors (EMFILE), say, the
+// server would otherwise never accept again, though the connections that close free some. Those
+// retry after a pause, so that a listener that keeps failing does not spin; a connection the
+// client aborted before it was accepted retries at once.
+void StreamableHttpServer::Impl::accept_failed(const beast::error_code& ec) {
+  if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) return;
+  if (ec == asio::error::connection_aborted) return accept();
+  if (!accept_failing) {
+    accept_failing = true;
+    Logger::global().warn("trellis.http.accept_failed", {{"error", ec.message()}, {"retry_ms", 100}});
+  }
+  accept_retry.expires_after(std::chrono::milliseconds(100));
+  accept_retry.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
+    if (!wait_ec) self->accept();
+  });
+}
+
 void StreamableHttpServer::Impl::sweep() {
   sweeper.expires_after(std::chrono::seconds(1));
   sweeper.async_wait([self = shared_from_this()](beast::error_code ec) {
     if (ec) return;
+    const auto tick = self->sweep_tick.fetch_add(1, std::memory_order_relaxed) + 1;
+    const auto timeout =
+        static_cast<std::uint32_t>(std::clamp<std::chrono::seconds::rep>(self->options.request_timeout.count(), 0, UINT32_MAX / 2));
+    self->for_each_connection([&](http_detail::HttpConnection& c) { c.check_read_deadline(tick, timeout); });
     const auto now = std::chrono::steady_clock::now();
     const auto now_ms = Impl::now_ms();
     const auto idle_limit = std::chrono::duration_cast<std::chrono::milliseconds>(self->options.session_idle_timeout).count();
@@ -764,9 +858,10 @@ void StreamableHttpServer::stop() {
     std::lock_guard lock(i.state_mutex);
     if (!i.running || i.stopped) return;
   }
-  asio::post(i.io, [impl = impl_] {
+  asio::post(i.acceptor.get_executor(), [impl = impl_] {
     beast::error_code ignored;
     impl->acceptor.close(ignored);
+    impl->accept_retry.cancel();
   });
   // Drain: sessions refuse new requests, finish what runs, then close (and leave the registry).
   i.server.shutdown();
