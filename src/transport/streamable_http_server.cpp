@@ -309,6 +309,7 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
 
   void on_read(beast::error_code ec) {
     awaiting_request_ = false;
+    session_header_.clear();  // the last request's, which an SSE response leaves behind
     reading_since_tick_.store(0, std::memory_order_relaxed);
     const auto& o = server_->options;
     if (timed_out_ && ec) {
@@ -631,10 +632,10 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
     if (http10 && keep_alive_) head_.append("Connection: keep-alive\r\n");
     if (!http10 && !keep_alive_) head_.append("Connection: close\r\n");
     head_.append("\r\n");
-    body_ = std::move(body);
+    // An answer to HEAD has no body (RFC 9110 §9.3.2), though Content-Length says what it would be.
+    body_ = request_.method() == http::verb::head ? std::string() : std::move(body);
     const std::array<asio::const_buffer, 2> response{asio::buffer(head_), asio::buffer(body_)};
     asio::async_write(socket_, response, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->session_header_.clear();
       if (ec) return self->close();
       if (!self->keep_alive_) {
         beast::error_code ignored;

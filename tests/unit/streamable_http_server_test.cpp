@@ -296,6 +296,53 @@ TEST_F(HttpServerTest, ResponseHeadsFollowHttp11AndHttp10ConnectionRules) {
   }
 }
 
+// Everything the server sends on `socket` until it closes the connection.
+std::string read_until_closed(tcp::socket& socket) {
+  std::string out;
+  char chunk[4096];
+  beast::error_code ec;
+  while (!ec) out.append(chunk, socket.read_some(asio::buffer(chunk), ec));
+  return out;
+}
+
+TEST_F(HttpServerTest, AnAnswerToHeadHasNoBody) {
+  start({.json_response = true, .stateless = true});
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_));
+  const std::string ping(kPing);
+  asio::write(socket, asio::buffer("HEAD /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                                   "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                   "Accept: application/json, text/event-stream\r\nConnection: close\r\nContent-Length: " +
+                                   std::to_string(ping.size()) + "\r\n\r\n" + ping));
+  const std::string both = read_until_closed(socket);
+  ASSERT_EQ(both.rfind("HTTP/1.1 405 Method Not Allowed\r\n", 0), 0u) << both;
+  EXPECT_NE(both.find("Content-Length: "), std::string::npos) << "the length the body would have: " << both;
+  const auto next = both.find("\r\n\r\n") + 4;
+  EXPECT_EQ(both.compare(next, 17, "HTTP/1.1 200 OK\r\n"), 0) << "the next response follows the head at once: " << both;
+}
+
+// An SSE response names its session; the next response on the same connection, to a request that
+// named none, must not carry it.
+TEST_F(HttpServerTest, ASessionIdGoesOnlyWithTheExchangeThatHasIt) {
+  start();
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_));
+  const std::string init(kInitialize);
+  asio::write(socket, asio::buffer("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                   "Accept: application/json, text/event-stream\r\nContent-Length: " +
+                                   std::to_string(init.size()) + "\r\n\r\n" + init +
+                                   "GET /elsewhere HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+  const std::string both = read_until_closed(socket);
+  ASSERT_EQ(both.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << both;
+  EXPECT_NE(both.find("Mcp-Session-Id: "), std::string::npos) << both;
+  const auto second = both.find("HTTP/1.1 404 ");
+  ASSERT_NE(second, std::string::npos) << both;
+  const std::string head = both.substr(second, both.find("\r\n\r\n", second) - second);
+  EXPECT_EQ(head.find("Mcp-Session-Id"), std::string::npos) << head;
+}
+
 TEST_F(HttpServerTest, DeleteEndsTheSession) {
   start();
   const std::string session = open_session();
