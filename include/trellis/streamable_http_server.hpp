@@ -52,6 +52,9 @@ struct HttpServerOptions {
   std::size_t max_stored_event_bytes = 16 * 1024 * 1024;  // the same in bytes; the newest event is always kept
   std::chrono::seconds session_idle_timeout{300};      // no request and no open stream: expired (404)
   std::size_t max_sessions = 100'000;                  // open at once; one more initialize: 503
+  // Open at once (each holds a descriptor and its buffers); one more is answered 503 and closed
+  // before its request is read.
+  std::size_t max_connections = 65'536;
   std::chrono::seconds heartbeat{30};                  // SSE comment on otherwise idle streams
   std::size_t io_threads = 2;
 };

@@ -123,6 +123,7 @@ struct StreamableHttpServer::Impl : std::enable_shared_from_this<StreamableHttpS
   // doubled since the last prune, which keeps accept() O(1) amortized however many are open.
   std::mutex connections_mutex;
   std::vector<std::weak_ptr<http_detail::HttpConnection>> connections;
+  std::atomic<std::size_t> open_connections{0};  // HttpConnection objects alive
   std::size_t connections_prune_at = 64;
 
   // Replies (the Outbound of one POSTed request) that exist. A worker lets go of its reply last of
@@ -198,6 +199,7 @@ struct StreamableHttpServer::Impl : std::enable_shared_from_this<StreamableHttpS
 
   void accept();
   void accept_failed(const beast::error_code& ec);
+  void refuse_connection(tcp::socket& socket);
   void sweep();
   void wait_for_replies();
   void wait_for_connections(std::chrono::steady_clock::time_point deadline);
@@ -227,7 +229,12 @@ class ReplyLease {
 class HttpConnection final : public SseSink, public std::enable_shared_from_this<HttpConnection> {
  public:
   HttpConnection(tcp::socket socket, std::shared_ptr<StreamableHttpServer::Impl> server)
-      : socket_(std::move(socket)), server_(std::move(server)) {}
+      : socket_(std::move(socket)), server_(std::move(server)) {
+    server_->open_connections.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~HttpConnection() override { server_->open_connections.fetch_sub(1, std::memory_order_relaxed); }
+  HttpConnection(const HttpConnection&) = delete;
+  HttpConnection& operator=(const HttpConnection&) = delete;
 
   void start() { read(); }
   // For stop(): closes now if the connection waits for a request, otherwise once the response it
@@ -750,9 +757,13 @@ void StreamableHttpServer::Impl::accept() {
       self->accept_failing = false;
       Logger::global().info("trellis.http.accepting_again");
     }
+    beast::error_code ignored;
+    if (self->open_connections.load(std::memory_order_relaxed) >= self->options.max_connections) {
+      self->refuse_connection(socket);
+      return self->accept();
+    }
     // Responses go out in more than one write (SSE header, then events): without NODELAY, Nagle
     // and the peer's delayed ACK would hold the second write back for ~40 ms.
-    beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     auto connection = std::make_shared<http_detail::HttpConnection>(std::move(socket), self);
     {
@@ -784,6 +795,24 @@ void StreamableHttpServer::Impl::accept_failed(const beast::error_code& ec) {
   accept_retry.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
     if (!wait_ec) self->accept();
   });
+}
+
+// Past max_connections: a 503 the client can read, written without waiting (it fits the socket's
+// empty send buffer; if it does not go out, the close alone tells the client), then close. The
+// request is not read, so nothing is lost that the client could not send again.
+void StreamableHttpServer::Impl::refuse_connection(tcp::socket& socket) {
+  static const std::string response = [] {
+    std::string body;
+    jsonrpc::encode_error(body, jsonrpc::Id(), jsonrpc_code::server_error, "too many connections open: retry later");
+    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+           "Connection: close\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  Logger::global().info("trellis.http.rejected", {{"status", 503}, {"reason", "max_connections reached"}});
+  beast::error_code ignored;
+  socket.non_blocking(true, ignored);
+  socket.write_some(asio::buffer(response), ignored);
+  socket.close(ignored);
 }
 
 void StreamableHttpServer::Impl::sweep() {

@@ -188,6 +188,32 @@ TEST_F(HttpConnectionLimits, ARequestThatKeepsArrivingInTimeIsServed) {
   }
 }
 
+TEST_F(HttpConnectionLimits, ConnectionsPastMaxConnectionsAre503UntilOneCloses) {
+  start({.max_connections = 2});
+  auto first = connect();
+  auto second = connect();
+  for (auto* socket : {&first, &second}) {  // answered: both are accepted and held open
+    asio::write(*socket, asio::buffer(post(kPing)));
+    EXPECT_EQ(receive_until_closed(*socket, 300ms).status(), 200);
+  }
+  auto refused = connect();
+  const auto r = receive_until_closed(refused, 5s);
+  EXPECT_EQ(r.status(), 503) << r.bytes;
+  EXPECT_NE(r.bytes.find("Retry-After: 1\r\n"), std::string::npos) << r.bytes;
+  EXPECT_EQ(boost::json::parse(r.body()).at("error").at("code"), jsonrpc_code::server_error) << r.bytes;
+  EXPECT_TRUE(r.closed);
+  // The two open ones still work, and closing one makes room.
+  asio::write(second, asio::buffer(post(kPing)));
+  EXPECT_EQ(receive_until_closed(second, 300ms).status(), 200);
+  first.close();
+  int status = 0;
+  for (int attempt = 0; attempt < 100 && status != 200; ++attempt) {
+    status = exchange_and_close(post(kPing, "Connection: close\r\n")).status();
+    if (status != 200) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(status, 200);
+}
+
 // Out of file descriptors, accept() fails with EMFILE; the server must go on accepting once some
 // are free again. (Before, any accept error ended the accept loop for good.)
 TEST_F(HttpConnectionLimits, AcceptingResumesAfterRunningOutOfFileDescriptors) {
