@@ -69,7 +69,7 @@ check-clang: deps
 # stand for underscores) for N seconds, seeded from its corpus; what it finds lands in
 # build-clang/fuzz-corpus/NAME, and a crashing input in the current directory. A dictionary
 # tests/fuzz/NAME.dict, where there is one, guides the mutations.
-FUZZ_TARGETS := jsonrpc uri-template sse json-schema session
+FUZZ_TARGETS := jsonrpc uri-template sse json-schema session http
 .PHONY: $(addprefix fuzz-,$(FUZZ_TARGETS))
 $(addprefix fuzz-,$(FUZZ_TARGETS)): fuzz-%: deps
 	@cmake --preset clang >/dev/null

@@ -73,6 +73,15 @@ bool contains_ignoring_case(std::string_view text, std::string_view token) {
                      [&](char a, char b) { return lower(a) == lower(b); }) != text.end();
 }
 
+// A header value quoted in an error message: at most 64 bytes, anything but printable ASCII as
+// '?', so that the JSON body stays valid UTF-8 whatever bytes the client sent.
+std::string printable(std::string_view value) {
+  std::string out(value.substr(0, 64));
+  for (char& c : out)
+    if (c < 0x20 || c > 0x7e) c = '?';
+  return out;
+}
+
 bool accepts(std::string_view accept, std::string_view type) {
   return accept.find(type) != std::string_view::npos || accept.find("*/*") != std::string_view::npos;
 }
@@ -392,7 +401,7 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
     if (const auto version = request_["MCP-Protocol-Version"]; !version.empty()) {
       const auto versions = supported_protocol_versions();
       if (std::find(versions.begin(), versions.end(), std::string_view(version)) == versions.end())
-        return reject(http::status::bad_request, "unsupported MCP-Protocol-Version: " + std::string(version));
+        return reject(http::status::bad_request, "unsupported MCP-Protocol-Version: " + printable(version));
     }
     switch (request_.method()) {
       case http::verb::post: return handle_post();

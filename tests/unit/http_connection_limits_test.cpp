@@ -214,6 +214,15 @@ TEST_F(HttpConnectionLimits, ConnectionsPastMaxConnectionsAre503UntilOneCloses) 
   EXPECT_EQ(status, 200);
 }
 
+// Found by fuzz_http: the refusal quoted the header's bytes as they came, and a byte that is not
+// UTF-8 made the whole body invalid JSON.
+TEST_F(HttpConnectionLimits, AnUnsupportedProtocolVersionIsQuotedAsValidJson) {
+  start({});
+  const auto r = exchange_and_close(post(kPing, "Connection: close\r\nMCP-Protocol-Version: 2025-11-\xff\x80\r\n"));
+  EXPECT_EQ(r.status(), 400) << r.bytes;
+  EXPECT_EQ(error_message(r), "unsupported MCP-Protocol-Version: 2025-11-??");
+}
+
 // Out of file descriptors, accept() fails with EMFILE; the server must go on accepting once some
 // are free again. (Before, any accept error ended the accept loop for good.)
 TEST_F(HttpConnectionLimits, AcceptingResumesAfterRunningOutOfFileDescriptors) {
