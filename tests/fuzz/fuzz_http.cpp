@@ -33,6 +33,7 @@
 //    threads are alive.
 // Any violation traps, so libFuzzer records the input. replay_main.cpp replays the corpus in CI.
 #include "../../src/transport/sse_parser.hpp"
+#include "trellis/fsm_catalog.hpp"
 #include "trellis/jsonrpc.hpp"
 #include "trellis/server.hpp"
 #include "trellis/streamable_http_server.hpp"
@@ -151,6 +152,9 @@ struct Mode {
 constexpr std::array<Mode, 4> kModes{{{false, false}, {false, true}, {true, false}, {true, true}}};
 
 struct Fixture {
+  // The statics the servers use, built before the Fixture is whole so that they outlive it: at
+  // exit the Fixture goes first, and stopping its servers ends their I/O and worker threads.
+  bool statics_built = (fsm::catalog(), telemetry::Logger::global(), true);
   Server server{{.worker_threads = 2, .worker_spin = std::chrono::microseconds(0), .max_inflight_per_session = 8}};
   std::array<std::unique_ptr<StreamableHttpServer>, kModes.size()> http;
 
@@ -178,8 +182,8 @@ struct Fixture {
 };
 
 Fixture& fixture() {
-  static auto* fixture = new Fixture;  // never destroyed: its threads run until the process exits
-  return *fixture;
+  static Fixture fixture;  // destroyed at exit: the servers stop before the process's statics go
+  return fixture;
 }
 
 // --- one connection ------------------------------------------------------------------------------
