@@ -2,6 +2,7 @@
 // large or too slow gets, that the client gets to read it, and that the server goes on accepting
 // when it runs out of file descriptors. Raw sockets, so that the bytes are exactly the test's.
 #include "trellis/streamable_http_server.hpp"
+#include "support/receive_until_closed.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
@@ -13,7 +14,6 @@
 #include <thread>
 
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 namespace trellis {
@@ -22,6 +22,8 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
+using testing::Received;
+using testing::receive_until_closed;
 
 constexpr std::string_view kPing = R"({"jsonrpc":"2.0","id":1,"method":"ping"})";
 
@@ -30,34 +32,6 @@ std::string post(std::string_view body, std::string_view extra = {}) {
   return "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
          "Accept: application/json, text/event-stream\r\n" +
          std::string(extra) + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
-}
-
-// Everything the server sends until it closes the connection, or until `patience` passes.
-struct Received {
-  std::string bytes;
-  bool closed = false;  // by the server (EOF or reset), not by the wait running out
-  int status() const { return bytes.rfind("HTTP/1.1 ", 0) == 0 ? std::stoi(bytes.substr(9, 3)) : 0; }
-  std::string body() const {
-    const auto at = bytes.find("\r\n\r\n");
-    return at == std::string::npos ? std::string() : bytes.substr(at + 4);
-  }
-};
-
-Received receive_until_closed(tcp::socket& socket, std::chrono::milliseconds patience) {
-  const timeval timeout{.tv_sec = 0, .tv_usec = 50'000};
-  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  Received out;
-  const auto deadline = std::chrono::steady_clock::now() + patience;
-  char chunk[4096];
-  while (std::chrono::steady_clock::now() < deadline) {
-    const ssize_t n = ::recv(socket.native_handle(), chunk, sizeof chunk, 0);
-    if (n > 0) out.bytes.append(chunk, static_cast<std::size_t>(n));
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-      out.closed = true;
-      break;
-    }
-  }
-  return out;
 }
 
 class HttpConnectionLimits : public ::testing::Test {

@@ -2,6 +2,7 @@
 // with a small synchronous Beast client.
 #include "trellis/streamable_http_server.hpp"
 #include "server/session_impl.hpp"
+#include "support/receive_until_closed.hpp"
 #include "trellis/telemetry/log.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -296,15 +297,6 @@ TEST_F(HttpServerTest, ResponseHeadsFollowHttp11AndHttp10ConnectionRules) {
   }
 }
 
-// Everything the server sends on `socket` until it closes the connection.
-std::string read_until_closed(tcp::socket& socket) {
-  std::string out;
-  char chunk[4096];
-  beast::error_code ec;
-  while (!ec) out.append(chunk, socket.read_some(asio::buffer(chunk), ec));
-  return out;
-}
-
 TEST_F(HttpServerTest, AnAnswerToHeadHasNoBody) {
   start({.json_response = true, .stateless = true});
   asio::io_context io;
@@ -315,7 +307,8 @@ TEST_F(HttpServerTest, AnAnswerToHeadHasNoBody) {
                                    "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                                    "Accept: application/json, text/event-stream\r\nConnection: close\r\nContent-Length: " +
                                    std::to_string(ping.size()) + "\r\n\r\n" + ping));
-  const std::string both = read_until_closed(socket);
+  const auto [both, closed] = testing::receive_until_closed(socket, std::chrono::seconds(5));
+  EXPECT_TRUE(closed);
   ASSERT_EQ(both.rfind("HTTP/1.1 405 Method Not Allowed\r\n", 0), 0u) << both;
   EXPECT_NE(both.find("Content-Length: "), std::string::npos) << "the length the body would have: " << both;
   const auto next = both.find("\r\n\r\n") + 4;
@@ -334,7 +327,8 @@ TEST_F(HttpServerTest, ASessionIdGoesOnlyWithTheExchangeThatHasIt) {
                                    "Accept: application/json, text/event-stream\r\nContent-Length: " +
                                    std::to_string(init.size()) + "\r\n\r\n" + init +
                                    "GET /elsewhere HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
-  const std::string both = read_until_closed(socket);
+  const auto [both, closed] = testing::receive_until_closed(socket, std::chrono::seconds(5));
+  EXPECT_TRUE(closed);
   ASSERT_EQ(both.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << both;
   EXPECT_NE(both.find("Mcp-Session-Id: "), std::string::npos) << both;
   const auto second = both.find("HTTP/1.1 404 ");
