@@ -556,9 +556,11 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
   }
 
   // Writes everything queued so far in one gathered write: the head if it has not gone out, each
-  // frame as an HTTP chunk, and the last chunk once the stream ends.
+  // frame as an HTTP chunk, and the last chunk once the stream ends. To HTTP/1.0 the frames go
+  // unframed, and the close after the last one ends the response.
   void pump() {
     if (writing_ || !sse_active_) return;
+    const bool chunked = request_.version() != 10;
     framing_.clear();
     pieces_.clear();
     const auto add_framing = [this](std::string_view text) {
@@ -567,13 +569,21 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
     };
     if (header_pending_) {
       header_pending_ = false;
+      if (!chunked) keep_alive_ = false;  // the response ends where the connection does
       append_head_start(framing_, http::status::ok, "text/event-stream");
-      framing_.append("Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n");
+      framing_.append("Cache-Control: no-cache\r\n");
+      if (chunked) framing_.append("Transfer-Encoding: chunked\r\n");
+      if (!keep_alive_) framing_.append("Connection: close\r\n");
+      framing_.append("\r\n");
       pieces_.push_back({nullptr, 0, framing_.size()});
     }
     writing_frames_.swap(queue_);
     for (const auto& frame : writing_frames_) {
       if (frame.empty()) continue;  // an empty chunk would end the response
+      if (!chunked) {
+        pieces_.push_back({&frame, 0, frame.size()});
+        continue;
+      }
       char line[20];
       char* end = std::to_chars(line, line + 16, frame.size(), 16).ptr;
       *end++ = '\r';
@@ -583,8 +593,11 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
       add_framing("\r\n");
     }
     const bool ending = abort_after_queue_ || end_after_queue_;
-    if (ending) add_framing("0\r\n\r\n");
-    if (pieces_.empty()) return;
+    if (ending && chunked) add_framing("0\r\n\r\n");
+    if (pieces_.empty()) {
+      if (ending) end_sse();  // HTTP/1.0, with nothing left to write
+      return;
+    }
     buffers_.clear();
     for (const auto& piece : pieces_) {
       buffers_.emplace_back(piece.frame ? piece.frame->data() : framing_.data() + piece.offset, piece.size);
@@ -595,14 +608,15 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
     asio::async_write(socket_, buffers_, [self = shared_from_this(), ending](beast::error_code ec, std::size_t) {
       self->writing_ = false;
       self->writing_frames_.clear();
-      if (ending) {
-        self->detach_sse();
-        if (ec || !self->keep_alive_) return self->close();
-        return self->read();
-      }
       if (ec) return self->fail_sse();
+      if (ending) return self->end_sse();
       self->pump();
     });
+  }
+
+  void end_sse() {
+    detach_sse();
+    next_request();
   }
 
   void fail_sse() {
@@ -653,13 +667,17 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
     const std::array<asio::const_buffer, 2> response{asio::buffer(head_), asio::buffer(body_)};
     asio::async_write(socket_, response, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec) return self->close();
-      if (!self->keep_alive_) {
-        beast::error_code ignored;
-        self->socket_.shutdown(tcp::socket::shutdown_send, ignored);
-        return self->linger();
-      }
-      self->read();
+      self->next_request();
     });
+  }
+
+  // After a whole response has gone out: reads the next request, or, when this one asked to
+  // close, shuts the server's side and lingers.
+  void next_request() {
+    if (keep_alive_) return read();
+    beast::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    linger();
   }
 
   // Counts requests in flight for idle expiry, and ends stateless sessions after their answer.

@@ -16,7 +16,9 @@
 // The harness splits the input into requests with Beast's parser, set up as the server's, so that
 // it knows which response answers which request. For arbitrary input:
 //  - every byte received belongs to a well-formed HTTP/1.x response, framed by Content-Length or
-//    chunked; only an SSE stream may be left cut off, when the read stopped on the quiet timeout;
+//    chunked, or, for an SSE response to HTTP/1.0 (which has no chunks), by the close that ends
+//    the connection there; only an SSE stream may be left cut off, when the read stopped on the
+//    quiet timeout;
 //  - every status is one the server may send (never 500);
 //  - an application/json body decodes as a JSON-RPC message, an error status carries a JSON-RPC
 //    error with a code and a message; a text/event-stream body parses, and each event's non-empty
@@ -272,6 +274,7 @@ beast::error_code feed(Parser& parser, std::string_view& bytes) {
 struct SentRequest {
   http::verb method = http::verb::unknown;
   bool keep_alive = false;
+  bool http10 = false;
   std::string session;      // its Mcp-Session-Id
   bool initialize = false;  // a POST whose body is an initialize request
   // The bytes past the last request that parsed, when they do not: the error the server's parser
@@ -316,6 +319,7 @@ std::vector<SentRequest> split_requests(std::string_view bytes) {
     const auto message = jsonrpc::decode(request.body());
     sent.push_back({.method = request.method(),
                     .keep_alive = request.keep_alive(),
+                    .http10 = request.version() == 10,
                     .session = std::string(request["Mcp-Session-Id"]),
                     .initialize = request.method() == http::verb::post && message &&
                                   message->kind() == jsonrpc::MessageKind::request && message->method() == "initialize",
@@ -423,6 +427,7 @@ std::vector<Answer> check_exchange(const Mode& mode, std::string_view sent_bytes
   const auto sent = split_requests(sent_bytes);
   std::vector<Answer> answers;
   bool refused = false;  // the server answered a request it refused, and closes
+  bool ended_by_close = false;  // a response the close delimits, which ends the connection
   std::string_view rest = got.bytes;
   while (!rest.empty()) {
     check(!refused, "a response after a refusal");
@@ -432,8 +437,16 @@ std::vector<Answer> check_exchange(const Mode& mode, std::string_view sent_bytes
     parser.body_limit(64 * 1024 * 1024);
     parser.eager(true);
     if (request.method == http::verb::head) parser.skip(true);  // a response to HEAD has no body
-    const auto ec = feed(parser, rest);
-    check(!parser.is_header_done() || !parser.need_eof(), "a response framed by the end of the connection");
+    auto ec = feed(parser, rest);
+    if (parser.is_header_done() && parser.need_eof()) {
+      check(request.http10 && has_type(parser.get(), "text/event-stream"),
+            "a response framed by the end of the connection, other than SSE to HTTP/1.0");
+      ended_by_close = true;
+      if (ec == http::error::partial_message && !got.cut) {
+        ec = {};
+        parser.put_eof(ec);
+      }
+    }
     const bool complete = !ec;
     if (!complete) {
       check(ec == http::error::partial_message, "bytes that are not an HTTP response");
@@ -448,7 +461,8 @@ std::vector<Answer> check_exchange(const Mode& mode, std::string_view sent_bytes
                        .complete = complete});
     if (!complete) break;
   }
-  if (!got.cut && !refused) check(answers.size() >= required_responses(sent), "the server closed without answering a request");
+  if (!got.cut && !refused && !ended_by_close)
+    check(answers.size() >= required_responses(sent), "the server closed without answering a request");
   return answers;
 }
 

@@ -297,6 +297,59 @@ TEST_F(HttpServerTest, ResponseHeadsFollowHttp11AndHttp10ConnectionRules) {
   }
 }
 
+// HTTP/1.0 has no chunked encoding: an SSE response to it is the rest of the connection, and the
+// server's close ends it. An HTTP/1.1 SSE response to a request that asked to close says so.
+TEST_F(HttpServerTest, SseResponsesFollowHttp10AndConnectionClose) {
+  start();
+  const std::string init(kInitialize);
+  const auto post = [&](std::string_view version, std::string_view extra) {
+    asio::io_context io;
+    tcp::socket socket(io);
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_));
+    asio::write(socket, asio::buffer("POST /mcp " + std::string(version) +
+                                     "\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                     "Accept: application/json, text/event-stream\r\n" + std::string(extra) +
+                                     "Content-Length: " + std::to_string(init.size()) + "\r\n\r\n" + init));
+    return testing::receive_until_closed(socket, std::chrono::seconds(5));
+  };
+  {
+    // Even when it asks to keep the connection.
+    const auto received = post("HTTP/1.0", "Connection: keep-alive\r\n");
+    EXPECT_TRUE(received.closed) << "the close ends an HTTP/1.0 SSE response";
+    ASSERT_EQ(received.bytes.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << received.bytes;
+    const std::string head = received.bytes.substr(0, received.bytes.find("\r\n\r\n") + 2);
+    EXPECT_NE(head.find("Content-Type: text/event-stream\r\n"), std::string::npos) << head;
+    EXPECT_EQ(head.find("Transfer-Encoding"), std::string::npos) << head;
+    EXPECT_NE(head.find("Connection: close\r\n"), std::string::npos) << head;
+    // The body is the events themselves, not chunks: it starts with the priming event's id.
+    const std::string body = received.body();
+    EXPECT_EQ(body.rfind("id: ", 0), 0u) << body;
+    const auto messages = events(body);
+    ASSERT_EQ(messages.size(), 1u) << body;
+    EXPECT_EQ(messages[0].second.at("id"), 0);
+    EXPECT_TRUE(messages[0].second.as_object().contains("result")) << body;
+  }
+  {
+    const auto received = post("HTTP/1.1", "Connection: close\r\n");
+    EXPECT_TRUE(received.closed);
+    ASSERT_EQ(received.bytes.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << received.bytes;
+    const std::string head = received.bytes.substr(0, received.bytes.find("\r\n\r\n") + 2);
+    EXPECT_NE(head.find("Transfer-Encoding: chunked\r\n"), std::string::npos) << head;
+    EXPECT_NE(head.find("Connection: close\r\n"), std::string::npos) << head;
+    EXPECT_TRUE(received.bytes.ends_with("\r\n0\r\n\r\n")) << "the last chunk, then the close: " << received.bytes;
+  }
+  {
+    // Keep-alive HTTP/1.1 SSE responses name no Connection header, and the connection stays.
+    asio::io_context io;
+    tcp::socket socket(io);
+    send_request(socket, port_, http::verb::post, init, {});
+    const auto reply = read_reply(socket);
+    EXPECT_EQ(reply.status, 200);
+    EXPECT_EQ(reply.content_type, "text/event-stream");
+    EXPECT_FALSE(testing::receive_until_closed(socket, std::chrono::milliseconds(200)).closed);
+  }
+}
+
 TEST_F(HttpServerTest, AnAnswerToHeadHasNoBody) {
   start({.json_response = true, .stateless = true});
   asio::io_context io;
