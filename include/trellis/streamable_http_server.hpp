@@ -55,6 +55,10 @@ struct HttpServerOptions {
   // Open at once (each holds a descriptor and its buffers); one more is answered 503 and closed
   // before its request is read.
   std::size_t max_connections = 65'536;
+  // SSE events handed to a connection and not yet written, because its client reads slower than
+  // the session sends (or not at all). When more than this waits, the connection is cut; the
+  // client resumes with Last-Event-ID from the session's store.
+  std::size_t max_unsent_sse_bytes = 16 * 1024 * 1024;
   std::chrono::seconds heartbeat{30};                  // SSE comment on otherwise idle streams
   std::size_t io_threads = 2;
 };

@@ -75,7 +75,7 @@ std::optional<std::uint64_t> SessionStreams::resume(std::string_view last_event_
   it->second.sink = sink;
   it->second.last_write = std::chrono::steady_clock::now();
   for (const auto& e : events_)
-    if (e.stream == stream && e.seq > seq) sink->write_frame(e.frame);
+    if (e.stream == stream && e.seq > seq) sink->replay_frame(e.frame);
   if (it->second.finished) sink->end_stream();
   return stream;
 }

@@ -25,6 +25,9 @@ class SseSink {
  public:
   virtual ~SseSink() = default;
   virtual void write_frame(std::string frame) = 0;  // one formatted SSE event or comment
+  // A stored event resent on resume. What a resume replays is bounded by the store, so it does
+  // not count against the bound a connection keeps on the events it is sent live.
+  virtual void replay_frame(std::string frame) = 0;
   virtual void end_stream() = 0;                    // the stream is complete: finish the response
   virtual void abort_stream() = 0;                  // the server cuts the stream: close the connection
 };

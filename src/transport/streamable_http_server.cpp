@@ -277,11 +277,22 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
 
   // SseSink (any thread)
   void write_frame(std::string frame) override {
-    asio::post(socket_.get_executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
-      self->queue_.push_back(std::move(frame));
-      self->schedule_pump();
+    const std::size_t size = frame.size();
+    const std::size_t waiting = unsent_bytes_.fetch_add(size, std::memory_order_relaxed);
+    if (waiting <= server_->options.max_unsent_sse_bytes) return enqueue({std::move(frame), true});
+    unsent_bytes_.fetch_sub(size, std::memory_order_relaxed);
+    if (cut_for_overrun_.exchange(true, std::memory_order_relaxed)) return;
+    asio::post(socket_.get_executor(), [self = shared_from_this(), waiting] {
+      if (!self->sse_active_) {  // the stream ended here meanwhile: nothing left to cut
+        self->cut_for_overrun_.store(false, std::memory_order_relaxed);
+        return;
+      }
+      Logger::global().warn("trellis.http.slow_client_cut",
+                            {{"unsent_bytes", waiting}, {"limit", self->server_->options.max_unsent_sse_bytes}});
+      self->fail_sse();
     });
   }
+  void replay_frame(std::string frame) override { enqueue({std::move(frame), false}); }
   void end_stream() override {
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
       self->end_after_queue_ = true;
@@ -309,6 +320,23 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
 
  private:
   using Request = http::request<http::string_body>;
+
+  // An SSE frame, for the stream this connection writes once the strand gets to it.
+  struct Frame {
+    std::string bytes;
+    bool counted;  // against max_unsent_sse_bytes: sent live, not replayed from the store
+  };
+
+  void enqueue(Frame frame) {
+    asio::post(socket_.get_executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
+      if (!self->sse_active_) {  // its stream has ended on this connection
+        if (frame.counted) self->unsent_bytes_.fetch_sub(frame.bytes.size(), std::memory_order_relaxed);
+        return;
+      }
+      self->queue_.push_back(std::move(frame));
+      self->schedule_pump();
+    });
+  }
 
   void read() {
     if (closing_) return close();
@@ -578,7 +606,7 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
       pieces_.push_back({nullptr, 0, framing_.size()});
     }
     writing_frames_.swap(queue_);
-    for (const auto& frame : writing_frames_) {
+    for (const auto& [frame, counted] : writing_frames_) {
       if (frame.empty()) continue;  // an empty chunk would end the response
       if (!chunked) {
         pieces_.push_back({&frame, 0, frame.size()});
@@ -607,7 +635,7 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
     // goes on: the client resumes it with GET and Last-Event-ID.
     asio::async_write(socket_, buffers_, [self = shared_from_this(), ending](beast::error_code ec, std::size_t) {
       self->writing_ = false;
-      self->writing_frames_.clear();
+      self->forget_frames(self->writing_frames_);
       if (ec) return self->fail_sse();
       if (ending) return self->end_sse();
       self->pump();
@@ -636,7 +664,16 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
     sse_session_->last_activity_ms = StreamableHttpServer::Impl::now_ms();
     sse_session_.reset();
     sse_active_ = false;
-    queue_.clear();
+    forget_frames(queue_);
+  }
+
+  // Frames written, or dropped with their stream, no longer count against max_unsent_sse_bytes.
+  void forget_frames(std::vector<Frame>& frames) {
+    std::size_t bytes = 0;
+    for (const auto& frame : frames)
+      if (frame.counted) bytes += frame.bytes.size();
+    unsent_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+    frames.clear();
   }
 
   // --- plain responses -------------------------------------------------------------------------
@@ -762,8 +799,12 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
   bool end_after_queue_ = false;
   bool abort_after_queue_ = false;
   bool pump_scheduled_ = false;
-  std::vector<std::string> queue_;           // frames not yet written
-  std::vector<std::string> writing_frames_;  // frames of the write in progress
+  std::vector<Frame> queue_;                 // frames not yet written
+  // The bytes of the counted frames handed over and not yet written or dropped, whether queued or
+  // still posted to the strand; and whether they passed max_unsent_sse_bytes once.
+  std::atomic<std::size_t> unsent_bytes_{0};
+  std::atomic<bool> cut_for_overrun_{false};
+  std::vector<Frame> writing_frames_;        // frames of the write in progress
   std::string framing_;                      // its head, chunk sizes and separators
   // What the write is made of, in order: a frame's own bytes, or a range of framing_ (by offset,
   // since framing_ may move while it grows); then the buffers pointing at them.

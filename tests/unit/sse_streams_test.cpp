@@ -17,10 +17,15 @@ constexpr std::size_t kNoByteLimit = SIZE_MAX;
 class RecordingSink final : public SseSink {
  public:
   void write_frame(std::string frame) override { frames.push_back(std::move(frame)); }
+  void replay_frame(std::string frame) override {
+    frames.push_back(std::move(frame));
+    ++replayed;
+  }
   void end_stream() override { ++ends; }
   void abort_stream() override { ++aborts; }
 
   std::vector<std::string> frames;
+  int replayed = 0;  // of the frames, those a resume resent from the store
   int ends = 0;
   int aborts = 0;
 };
@@ -45,6 +50,8 @@ TEST(SessionStreams, ResumeReplaysWhatFollowsTheLastEventIdThenEnds) {
   EXPECT_EQ(streams->resume(id_of(first->frames[1]), resumed), stream);
   ASSERT_EQ(resumed->frames.size(), 1u);
   EXPECT_EQ(resumed->frames[0], first->frames[2]);
+  EXPECT_EQ(resumed->replayed, 1) << "a replay is not bounded as live events are";
+  EXPECT_EQ(first->replayed, 0);
   EXPECT_EQ(resumed->ends, 1);
 }
 

@@ -448,6 +448,79 @@ TEST_F(HttpServerTest, StreamCutMidCallIsResumedWithLastEventIdWithoutLossOrRepe
   EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end()) << "event ids are unique";
 }
 
+// The `i` of each whole log event in raw SSE bytes (chunked or not), in order, and the id of the
+// last whole event (the priming event's when no log event came); an event cut off at the end of
+// the bytes is left out.
+struct LoggedEvents {
+  std::vector<std::int64_t> numbers;
+  std::string last_id;
+};
+LoggedEvents logged_events(const std::string& raw) {
+  LoggedEvents out;
+  for (std::size_t pos = raw.find("id: "); pos != std::string::npos; pos = raw.find("id: ", pos)) {
+    const auto end = raw.find("\n\n", pos);
+    if (end == std::string::npos) break;
+    const auto data = raw.find("\ndata: {", pos);
+    if (data != std::string::npos && data < end) {
+      const auto message = boost::json::parse(raw.substr(data + 7, end - data - 7));
+      out.numbers.push_back(message.at("params").at("data").at("i").as_int64());
+    }
+    out.last_id = raw.substr(pos + 4, raw.find('\n', pos) - pos - 4);
+    pos = end;
+  }
+  return out;
+}
+
+// A client that stops reading its GET stream is cut once max_unsent_sse_bytes wait for it, instead
+// of the server queueing every event for it without bound; resuming from the last event it got
+// loses nothing and repeats nothing.
+TEST_F(HttpServerTest, AClientThatStopsReadingIsCutAndResumesWithoutLoss) {
+  constexpr int kEvents = 16'000;  // about 17 MB: more than the socket buffers on both sides hold
+  start({.max_stored_events = kEvents, .max_stored_event_bytes = 64 * 1024 * 1024, .max_unsent_sse_bytes = 64 * 1024});
+  const std::string session = open_session();
+  asio::io_context io;
+  tcp::socket stalled(io);
+  stalled.open(tcp::v4());
+  stalled.set_option(asio::socket_base::receive_buffer_size(4096));
+  stalled.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_));
+  asio::write(stalled, asio::buffer("GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nMcp-Session-Id: " +
+                                    session + "\r\n\r\n"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the stream is attached
+  const std::string pad(1000, 'x');
+  for (int i = 0; i < kEvents; ++i) server_->log(LogLevel::info, boost::json::object{{"i", i}, {"pad", pad}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the session has published them all
+
+  const auto got = testing::receive_until_closed(stalled, std::chrono::seconds(10));
+  EXPECT_TRUE(got.closed) << "the stalled stream must be cut";
+  EXPECT_LT(got.bytes.size(), kEvents * pad.size() / 2) << "it was cut, not written out whole";
+  const auto before = logged_events(got.bytes);
+  ASSERT_FALSE(before.last_id.empty()) << got.bytes;
+
+  tcp::socket resumed(io);
+  resumed.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_));
+  asio::write(resumed, asio::buffer("GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nMcp-Session-Id: " +
+                                    session + "\r\nLast-Event-ID: " + before.last_id + "\r\n\r\n"));
+  const std::string last_marker = "\"data\":{\"i\":" + std::to_string(kEvents - 1) + ",";
+  std::string rest;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (rest.find(last_marker, rest.size() < 4096 ? 0 : rest.size() - 4096) == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    char chunk[65536];
+    beast::error_code ec;
+    const auto n = resumed.read_some(asio::buffer(chunk), ec);
+    if (ec) {
+      ADD_FAILURE() << "reading the resumed stream: " << ec.message();
+      break;
+    }
+    rest.append(chunk, n);
+  }
+  const auto after = logged_events(rest);
+  std::vector<std::int64_t> all = before.numbers;
+  all.insert(all.end(), after.numbers.begin(), after.numbers.end());
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(kEvents)) << before.numbers.size() << " before the cut, resumed from " << before.last_id << ": " << rest.substr(0, 600);
+  for (int i = 0; i < kEvents; ++i) ASSERT_EQ(all[i], i) << "in order, each once";
+}
+
 TEST_F(HttpServerTest, CancelledRequestStopsTheHandlerAndSendsNoResponse) {
   start({.json_response = true});
   const std::string session = open_session();
