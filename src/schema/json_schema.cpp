@@ -312,12 +312,20 @@ std::optional<unsigned> hex4(std::string_view text) {
 }
 
 // `pattern` in RE2's syntax: ECMA-262's \uXXXX escapes, a surrogate pair as one code point, become
-// \x{...}; everything else is the same in both.
+// \x{...}; "." outside a class matches no line terminator (ECMA-262's four: RE2's "." leaves out
+// only \n); everything else is the same in both.
 std::string re2_syntax(std::string_view pattern) {
   std::string out;
   out.reserve(pattern.size());
+  bool in_class = false;  // between [ and ], where "." is itself
   for (std::size_t i = 0; i < pattern.size(); ++i) {
     if (pattern[i] != '\\' || i + 1 == pattern.size()) {
+      if (pattern[i] == '[') in_class = true;
+      if (pattern[i] == ']') in_class = false;
+      if (pattern[i] == '.' && !in_class) {
+        out.append("[^\\n\\r\\x{2028}\\x{2029}]");
+        continue;
+      }
       out += pattern[i];
       continue;
     }

@@ -167,7 +167,15 @@ TEST(JsonSchema, PatternsFollowEcmaScriptOnLinesAndCharacters) {
   const auto word = compile(R"({"pattern":"^[a-z]+$"})");
   EXPECT_FALSE(accepts(word, R"("abc\nrm -rf /")"));  // Boost.Regex's default let this through
   EXPECT_FALSE(accepts(word, R"("rm -rf /\nabc")"));
-  EXPECT_FALSE(accepts(compile(R"({"pattern":"^a.b$"})"), R"("a\nb")"));
+  const auto dot = compile(R"({"pattern":"^a.b$"})");
+  for (const char* line_terminator : {R"("a\nb")", R"("a\rb")", R"("a\u2028b")", R"("a\u2029b")"})
+    EXPECT_FALSE(accepts(dot, line_terminator)) << line_terminator;
+  EXPECT_TRUE(accepts(dot, R"("a\tb")"));
+  EXPECT_TRUE(accepts(compile(R"({"pattern":"^a[.]b$"})"), R"("a.b")"));  // in a class, "." is itself
+  EXPECT_FALSE(accepts(compile(R"({"pattern":"^a[.]b$"})"), R"("axb")"));
+  EXPECT_TRUE(accepts(compile(R"({"pattern":"^a\\.b$"})"), R"("a.b")"));
+  EXPECT_FALSE(accepts(compile(R"({"pattern":"^a\\.b$"})"), R"("axb")"));
+  EXPECT_TRUE(accepts(compile(R"({"pattern":"^[\\]].$"})"), R"("]x")"));  // an escaped ] does not end the class
   const auto one = compile(R"({"pattern":"^.$"})");
   EXPECT_TRUE(accepts(one, R"("\u00e9")"));
   EXPECT_TRUE(accepts(one, R"("\ud83d\ude00")"));  // outside the BMP too
