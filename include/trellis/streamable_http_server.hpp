@@ -47,6 +47,10 @@ struct HttpServerOptions {
   // whole one this long after is closed: with 408 when part of a request came, silently when
   // none did. Stalled or slow clients cannot hold a connection forever. Checked once a second.
   std::chrono::seconds request_timeout{60};
+  // A connection whose client has taken no byte of what the server is writing to it for this long
+  // is closed (as nginx's send_timeout): a client that stops reading cannot hold its connection
+  // and its response forever. Checked once a second.
+  std::chrono::seconds send_timeout{60};
   std::chrono::milliseconds sse_retry{1000};           // the `retry` of every priming event
   std::size_t max_stored_events = 1000;                // per session, for resumption (oldest dropped)
   std::size_t max_stored_event_bytes = 16 * 1024 * 1024;  // the same in bytes; the newest event is always kept

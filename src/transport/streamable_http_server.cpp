@@ -255,16 +255,28 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
     });
   }
   // From the sweeper, once a second: a connection that has waited for a request (or lingered)
-  // more than `limit` sweeps is timed out, on its own strand.
-  void check_read_deadline(std::uint32_t tick, std::uint32_t limit) {
+  // more than `read_limit` sweeps is timed out, and one whose client has taken no byte of what it
+  // is being sent for more than `write_limit` sweeps is cut; each on its own strand.
+  void check_deadlines(std::uint32_t tick, std::uint32_t read_limit, std::uint32_t write_limit) {
     const auto since = reading_since_tick_.load(std::memory_order_relaxed);
-    if (since == 0 || tick - since <= limit) return;
-    asio::post(socket_.get_executor(), [self = shared_from_this(), since] {
-      if (self->reading_since_tick_.load(std::memory_order_relaxed) != since) return;  // that read ended
-      self->timed_out_ = true;
-      beast::error_code ignored;
-      self->socket_.cancel(ignored);  // the pending read ends with operation_aborted
-    });
+    if (since != 0 && tick - since > read_limit) {
+      asio::post(socket_.get_executor(), [self = shared_from_this(), since] {
+        if (self->reading_since_tick_.load(std::memory_order_relaxed) != since) return;  // that read ended
+        self->timed_out_ = true;
+        beast::error_code ignored;
+        self->socket_.cancel(ignored);  // the pending read ends with operation_aborted
+      });
+    }
+    const auto progress = write_progress_tick_.load(std::memory_order_relaxed);
+    if (progress != 0 && tick - progress > write_limit) {
+      asio::post(socket_.get_executor(), [self = shared_from_this(), progress] {
+        if (self->write_progress_tick_.load(std::memory_order_relaxed) != progress) return;  // it moved, or ended
+        Logger::global().warn("trellis.http.send_timeout",
+                              {{"seconds", static_cast<std::int64_t>(self->server_->options.send_timeout.count())}});
+        beast::error_code ignored;
+        self->socket_.close(ignored);  // the pending write ends with an error, and so the connection
+      });
+    }
   }
   // Closes now, whatever is being written.
   void shut() {
@@ -384,6 +396,22 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
     keep_alive_ = false;
     request_ = {};  // the status line says HTTP/1.1, whatever came before
     reject(status, why);
+  }
+
+  // Writes all of `buffers`, then calls `done`. Each piece the socket takes is progress, which
+  // the sweeper checks against send_timeout.
+  template <class Buffers, class Done>
+  void write(const Buffers& buffers, Done done) {
+    asio::async_write(
+        socket_, buffers,
+        [this](const beast::error_code& ec, std::size_t transferred) {
+          write_progress_tick_.store(server_->sweep_tick.load(std::memory_order_relaxed), std::memory_order_relaxed);
+          return asio::transfer_all()(ec, transferred);
+        },
+        [self = shared_from_this(), done = std::move(done)](beast::error_code ec, std::size_t) mutable {
+          self->write_progress_tick_.store(0, std::memory_order_relaxed);
+          done(ec);
+        });
   }
 
   void start_read_clock() { reading_since_tick_.store(server_->sweep_tick.load(std::memory_order_relaxed), std::memory_order_relaxed); }
@@ -633,7 +661,7 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
     writing_ = true;
     // Either way the HTTP response ends cleanly when `ending`. After a cut (abort) the stream itself
     // goes on: the client resumes it with GET and Last-Event-ID.
-    asio::async_write(socket_, buffers_, [self = shared_from_this(), ending](beast::error_code ec, std::size_t) {
+    write(buffers_, [self = shared_from_this(), ending](beast::error_code ec) {
       self->writing_ = false;
       self->forget_frames(self->writing_frames_);
       if (ec) return self->fail_sse();
@@ -702,7 +730,7 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
     // An answer to HEAD has no body (RFC 9110 §9.3.2), though Content-Length says what it would be.
     body_ = request_.method() == http::verb::head ? std::string() : std::move(body);
     const std::array<asio::const_buffer, 2> response{asio::buffer(head_), asio::buffer(body_)};
-    asio::async_write(socket_, response, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    write(response, [self = shared_from_this()](beast::error_code ec) {
       if (ec) return self->close();
       self->next_request();
     });
@@ -785,6 +813,8 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
   // The sweep_tick when the pending read began; 0 when none is pending. Written on the strand,
   // read by the sweeper.
   std::atomic<std::uint32_t> reading_since_tick_{0};
+  // The sweep_tick when the pending write last handed bytes to the socket; 0 when none is pending.
+  std::atomic<std::uint32_t> write_progress_tick_{0};
   std::string session_header_;
   std::string head_;  // of the response being written
   std::string body_;
@@ -888,9 +918,12 @@ void StreamableHttpServer::Impl::sweep() {
   sweeper.async_wait([self = shared_from_this()](beast::error_code ec) {
     if (ec) return;
     const auto tick = self->sweep_tick.fetch_add(1, std::memory_order_relaxed) + 1;
-    const auto timeout =
-        static_cast<std::uint32_t>(std::clamp<std::chrono::seconds::rep>(self->options.request_timeout.count(), 0, UINT32_MAX / 2));
-    self->for_each_connection([&](http_detail::HttpConnection& c) { c.check_read_deadline(tick, timeout); });
+    const auto sweeps = [](std::chrono::seconds timeout) {
+      return static_cast<std::uint32_t>(std::clamp<std::chrono::seconds::rep>(timeout.count(), 0, UINT32_MAX / 2));
+    };
+    const auto read_limit = sweeps(self->options.request_timeout);
+    const auto write_limit = sweeps(self->options.send_timeout);
+    self->for_each_connection([&](http_detail::HttpConnection& c) { c.check_deadlines(tick, read_limit, write_limit); });
     const auto now = std::chrono::steady_clock::now();
     const auto now_ms = Impl::now_ms();
     const auto idle_limit = std::chrono::duration_cast<std::chrono::milliseconds>(self->options.session_idle_timeout).count();

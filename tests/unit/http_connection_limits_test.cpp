@@ -2,6 +2,7 @@
 // large or too slow gets, that the client gets to read it, and that the server goes on accepting
 // when it runs out of file descriptors. Raw sockets, so that the bytes are exactly the test's.
 #include "trellis/streamable_http_server.hpp"
+#include "trellis/server.hpp"
 #include "support/receive_until_closed.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -159,6 +160,50 @@ TEST_F(HttpConnectionLimits, ARequestThatKeepsArrivingInTimeIsServed) {
     const auto r = receive_until_closed(socket, 500ms);
     EXPECT_EQ(r.status(), 200) << "request " << i << ": " << r.bytes;
     EXPECT_FALSE(r.closed) << "request " << i;
+  }
+}
+
+// A client that stops reading its response is cut once the socket has taken nothing for
+// send_timeout; one that reads in bursts, pausing less than that, gets all of it.
+TEST_F(HttpConnectionLimits, AClientThatStopsReadingIsCutAfterSendTimeoutAndASlowOneIsNot) {
+  start({.send_timeout = 1s});
+  constexpr std::size_t kResultBytes = 4 * 1024 * 1024;
+  ASSERT_TRUE(server_->add_tool({.name = "big"}, [](RequestContext&, const boost::json::object&) -> Result<boost::json::object> {
+    return tool_text(std::string(kResultBytes, 'x'));
+  }));
+  const std::string call = R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"big"}})";
+  const auto small_window = [&] {
+    tcp::socket socket(io_);
+    socket.open(tcp::v4());
+    socket.set_option(asio::socket_base::receive_buffer_size(16 * 1024));
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), http_->port()));
+    return socket;
+  };
+  {
+    auto stalled = small_window();
+    asio::write(stalled, asio::buffer(post(call)));
+    std::this_thread::sleep_for(3500ms);  // past the timeout and the sweep after it
+    const auto r = receive_until_closed(stalled, 10s);
+    EXPECT_TRUE(r.closed) << "still open after " << r.bytes.size() << " bytes";
+    EXPECT_LT(r.bytes.size(), kResultBytes) << "it was cut, not sent whole";
+  }
+  {
+    auto slow = small_window();
+    asio::write(slow, asio::buffer(post(call)));
+    std::size_t got = 0;
+    const auto began = std::chrono::steady_clock::now();
+    char chunk[64 * 1024];
+    while (got < kResultBytes) {
+      std::this_thread::sleep_for(400ms);
+      for (std::size_t burst = 0; burst < 512 * 1024 && got < kResultBytes;) {
+        boost::system::error_code ec;
+        const auto n = slow.read_some(asio::buffer(chunk), ec);
+        ASSERT_FALSE(ec) << "cut after " << got << " bytes: " << ec.message();
+        burst += n;
+        got += n;
+      }
+    }
+    EXPECT_GT(std::chrono::steady_clock::now() - began, 2s) << "the response took longer than the timeout";
   }
 }
 
