@@ -830,10 +830,6 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
   bool abort_after_queue_ = false;
   bool pump_scheduled_ = false;
   std::vector<Frame> queue_;                 // frames not yet written
-  // The bytes of the counted frames handed over and not yet written or dropped, whether queued or
-  // still posted to the strand; and whether they passed max_unsent_sse_bytes once.
-  std::atomic<std::size_t> unsent_bytes_{0};
-  std::atomic<bool> cut_for_overrun_{false};
   std::vector<Frame> writing_frames_;        // frames of the write in progress
   std::string framing_;                      // its head, chunk sizes and separators
   // What the write is made of, in order: a frame's own bytes, or a range of framing_ (by offset,
@@ -844,6 +840,10 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
   };
   std::vector<Piece> pieces_;
   std::vector<asio::const_buffer> buffers_;
+  // The bytes of the counted frames handed over and not yet written or dropped, whether queued or
+  // still posted to the strand (any thread); and whether they passed max_unsent_sse_bytes once.
+  std::atomic<std::size_t> unsent_bytes_{0};
+  std::atomic<bool> cut_for_overrun_{false};
 };
 
 }  // namespace http_detail
