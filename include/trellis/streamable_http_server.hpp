@@ -54,6 +54,9 @@ struct HttpServerOptions {
   std::chrono::milliseconds sse_retry{1000};           // the `retry` of every priming event
   std::size_t max_stored_events = 1000;                // per session, for resumption (oldest dropped)
   std::size_t max_stored_event_bytes = 16 * 1024 * 1024;  // the same in bytes; the newest event is always kept
+  // What the stores of all sessions hold together. Past it, a session stores no more events (its
+  // clients still get them live) until room frees: resumption degrades, memory stays bounded.
+  std::size_t max_total_stored_event_bytes = std::size_t{1} << 30;
   std::chrono::seconds session_idle_timeout{300};      // no request and no open stream: expired (404)
   std::size_t max_sessions = 100'000;                  // open at once; one more initialize: 503
   // Open at once (each holds a descriptor and its buffers); one more is answered 503 and closed

@@ -1,6 +1,8 @@
 // Event ids, the bounded event store and stream attachment of one Streamable HTTP session.
 #include "sse_streams.hpp"
 
+#include "trellis/telemetry/log.hpp"
+
 #include <charconv>
 
 namespace trellis::http_detail {
@@ -86,6 +88,10 @@ void SessionStreams::detach(std::uint64_t stream, const SseSink* sink) {
   if (it != streams_.end() && it->second.sink.lock().get() == sink) it->second.sink.reset();
 }
 
+SessionStreams::~SessionStreams() {
+  if (budget_) budget_->used.fetch_sub(stored_bytes_, std::memory_order_relaxed);
+}
+
 void SessionStreams::publish(std::uint64_t stream, std::string_view json) {
   std::lock_guard lock(mutex_);
   auto& s = streams_[stream];
@@ -96,13 +102,29 @@ void SessionStreams::publish(std::uint64_t stream, std::string_view json) {
     s.last_write = std::chrono::steady_clock::now();
   }
   stored_bytes_ += event.frame.size();
+  if (budget_) budget_->used.fetch_add(event.frame.size(), std::memory_order_relaxed);
   events_.push_back(std::move(event));
   ++s.stored;
-  while (events_.size() > max_events_ || (stored_bytes_ > max_bytes_ && events_.size() > 1)) {
-    --streams_[events_.front().stream].stored;
-    stored_bytes_ -= events_.front().frame.size();
-    events_.pop_front();
+  while (events_.size() > max_events_ || (stored_bytes_ > max_bytes_ && events_.size() > 1)) drop_oldest();
+  if (!budget_) return;
+  const auto used = budget_->used.load(std::memory_order_relaxed);
+  if (used <= budget_->limit) {
+    // Logged again only once a quarter of the budget has been free, not at every event near it.
+    if (used < budget_->limit - budget_->limit / 4) budget_->exhausted.store(false, std::memory_order_relaxed);
+    return;
   }
+  if (!budget_->exhausted.exchange(true, std::memory_order_relaxed))
+    telemetry::Logger::global().warn("trellis.http.store_budget_exhausted",
+                                     {{"limit", budget_->limit}, {"effect", "events are not stored for resumption until room frees"}});
+  while (!events_.empty() && budget_->used.load(std::memory_order_relaxed) > budget_->limit) drop_oldest();
+}
+
+void SessionStreams::drop_oldest() {
+  const auto size = events_.front().frame.size();
+  --streams_[events_.front().stream].stored;
+  stored_bytes_ -= size;
+  if (budget_) budget_->used.fetch_sub(size, std::memory_order_relaxed);
+  events_.pop_front();
 }
 
 void SessionStreams::finish(std::uint64_t stream) {

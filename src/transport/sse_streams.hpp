@@ -9,6 +9,7 @@
 
 #include "trellis/server_session.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -32,14 +33,29 @@ class SseSink {
   virtual void abort_stream() = 0;                  // the server cuts the stream: close the connection
 };
 
+// The bytes the event stores of all of one server's sessions hold, and the most they may hold
+// together (HttpServerOptions::max_total_stored_event_bytes).
+struct StoreBudget {
+  explicit StoreBudget(std::size_t most) : limit(most) {}
+  const std::size_t limit;
+  std::atomic<std::size_t> used{0};
+  std::atomic<bool> exhausted{false};  // logged once each time the stores fill it
+};
+
 class SessionStreams : public std::enable_shared_from_this<SessionStreams> {
  public:
   static constexpr std::uint64_t kStandalone = 0;
 
   // The store keeps at most `max_events` events and `max_bytes` bytes of them, dropping the oldest
   // first; the newest event is kept whatever its size, so that a large response can be resumed.
-  SessionStreams(std::size_t max_events, std::size_t max_bytes, std::chrono::milliseconds retry)
-      : max_events_(max_events), max_bytes_(max_bytes), retry_(retry) {}
+  // While the stores sharing `budget` hold more than its limit together, this one stores nothing
+  // more: it drops its oldest events, the newest too, until they fit again (or it is empty).
+  SessionStreams(std::size_t max_events, std::size_t max_bytes, std::chrono::milliseconds retry,
+                 std::shared_ptr<StoreBudget> budget = nullptr)
+      : max_events_(max_events), max_bytes_(max_bytes), retry_(retry), budget_(std::move(budget)) {}
+  ~SessionStreams();
+  SessionStreams(const SessionStreams&) = delete;
+  SessionStreams& operator=(const SessionStreams&) = delete;
 
   std::uint64_t open_stream();
   // Attaches `sink` to `stream` and writes a priming event (an id, `retry`, empty data). False when
@@ -74,11 +90,13 @@ class SessionStreams : public std::enable_shared_from_this<SessionStreams> {
   };
   static std::string frame(std::uint64_t stream, std::uint64_t seq, std::string_view data, bool priming,
                            std::chrono::milliseconds retry);
+  void drop_oldest();
 
   mutable std::mutex mutex_;
   std::size_t max_events_;
   std::size_t max_bytes_;
   std::chrono::milliseconds retry_;
+  std::shared_ptr<StoreBudget> budget_;  // null: no bound across sessions
   std::deque<Event> events_;
   std::size_t stored_bytes_ = 0;  // the frames in events_
   std::map<std::uint64_t, Stream> streams_;

@@ -116,6 +116,9 @@ struct StreamableHttpServer::Impl : std::enable_shared_from_this<StreamableHttpS
   // Counts sweeps (one a second) from 1. A connection notes it when it starts waiting for a
   // request, which costs a relaxed load where a clock read would cost a call.
   std::atomic<std::uint32_t> sweep_tick{1};
+  // Shared with every session's event store, which may outlive this server.
+  std::shared_ptr<http_detail::StoreBudget> store_budget =
+      std::make_shared<http_detail::StoreBudget>(options.max_total_stored_event_bytes);
   std::vector<std::thread> threads;
   std::uint16_t bound_port = 0;
   bool loopback_bind = true;
@@ -169,7 +172,7 @@ struct StreamableHttpServer::Impl : std::enable_shared_from_this<StreamableHttpS
     // request stream either: then it needs no streams at all.
     if (mode == Session::Mode::stateless && options.json_response) return entry;
     entry->streams = std::make_shared<http_detail::SessionStreams>(options.max_stored_events, options.max_stored_event_bytes,
-                                                                   options.sse_retry);
+                                                                   options.sse_retry, store_budget);
     if (mode == Session::Mode::stateful) {
       entry->session->set_standalone(entry->streams->outbound(http_detail::SessionStreams::kStandalone));
       std::weak_ptr<Impl> weak = weak_from_this();

@@ -112,6 +112,65 @@ TEST(SessionStreams, KeepsAStreamThatIsStillAttachedOrUnfinished) {
   EXPECT_EQ(attached_sink->aborts, 1);
 }
 
+// Stores that share a budget hold no more than it together: past it, the store that publishes
+// keeps nothing of what it may drop, its newest event included, while its clients still get
+// every event live; room comes back as stores are destroyed.
+TEST(SessionStreams, StoresSharingABudgetHoldNoMoreThanItTogether) {
+  const std::string payload = R"({"pad":"xxxxxxxxxxxxxxxx"})";
+  auto probe = std::make_shared<SessionStreams>(16, kNoByteLimit, 1000ms);
+  auto probe_sink = std::make_shared<RecordingSink>();
+  probe->attach(probe->open_stream(), probe_sink);
+  probe->publish(1, payload);
+  const std::size_t frame_bytes = probe_sink->frames.back().size();  // the same for each event below
+
+  auto budget = std::make_shared<StoreBudget>(2 * frame_bytes);
+  auto first = std::make_shared<SessionStreams>(16, kNoByteLimit, 1000ms, budget);
+  auto second = std::make_shared<SessionStreams>(16, kNoByteLimit, 1000ms, budget);
+  struct Attached {
+    std::uint64_t stream;
+    std::shared_ptr<RecordingSink> live;
+    std::string priming;
+  };
+  const auto attach = [](SessionStreams& streams) {
+    const auto stream = streams.open_stream();
+    auto live = std::make_shared<RecordingSink>();
+    streams.attach(stream, live);
+    return Attached{stream, live, id_of(live->frames.front())};
+  };
+  const auto stored = [](SessionStreams& streams, const Attached& a) {
+    auto sink = std::make_shared<RecordingSink>();
+    EXPECT_TRUE(streams.resume(a.priming, sink).has_value());
+    streams.detach(a.stream, sink.get());
+    return sink->frames.size();
+  };
+  const auto a = attach(*first);
+  const auto b = attach(*second);
+
+  first->publish(a.stream, payload);
+  first->publish(a.stream, payload);  // at the budget: both kept
+  EXPECT_EQ(budget->used.load(), 2 * frame_bytes);
+  EXPECT_EQ(stored(*first, a), 2u);
+
+  EXPECT_FALSE(budget->exhausted.load());
+  second->publish(b.stream, payload);  // one past it: the second store keeps nothing
+  EXPECT_TRUE(budget->exhausted.load()) << "logged";
+  EXPECT_EQ(budget->used.load(), 2 * frame_bytes);
+  EXPECT_EQ(stored(*second, b), 0u);
+  EXPECT_EQ(b.live->frames.size(), 2u) << "the event still went out live, after the priming event";
+  EXPECT_EQ(stored(*first, a), 2u) << "the first store keeps what it held";
+
+  first->publish(a.stream, payload);  // the first store, past it, drops its oldest
+  EXPECT_EQ(budget->used.load(), 2 * frame_bytes);
+  EXPECT_EQ(stored(*first, a), 2u);
+
+  first.reset();  // a store destroyed gives its bytes back
+  EXPECT_EQ(budget->used.load(), 0u);
+  second->publish(b.stream, payload);
+  EXPECT_EQ(stored(*second, b), 1u);
+  EXPECT_EQ(budget->used.load(), frame_bytes);
+  EXPECT_FALSE(budget->exhausted.load()) << "a quarter of the budget is free: the next time is logged again";
+}
+
 TEST(SessionStreams, TheStoreKeepsAtMostItsBytesAndAlwaysTheNewestEvent) {
   // Every message below makes a frame of the same size; the store holds exactly two of them.
   const std::string payload = R"({"pad":"xxxxxxxxxxxxxxxx"})";

@@ -521,6 +521,24 @@ TEST_F(HttpServerTest, AClientThatStopsReadingIsCutAndResumesWithoutLoss) {
   for (int i = 0; i < kEvents; ++i) ASSERT_EQ(all[i], i) << "in order, each once";
 }
 
+// Past max_total_stored_event_bytes the response still arrives live, but is not stored: resuming
+// its stream replays nothing.
+TEST_F(HttpServerTest, PastTheServerWideStoreBudgetEventsGoLiveButAreNotStored) {
+  for (const std::size_t budget : {std::size_t{64} * 1024, std::size_t{1}}) {
+    start({.max_total_stored_event_bytes = budget});
+    const std::string session = open_session();
+    const auto live = exchange(port_, http::verb::post, std::string(kPing), {{"Mcp-Session-Id", session}});
+    ASSERT_EQ(events(live.body).size(), 1u) << live.body;
+    const std::string priming = live.body.substr(4, live.body.find('\n') - 4);
+    const auto resumed = exchange(port_, http::verb::get, "",
+                                  {{"Mcp-Session-Id", session}, {"Accept", "text/event-stream"}, {"Last-Event-ID", priming}});
+    EXPECT_EQ(resumed.status, 200);
+    EXPECT_EQ(events(resumed.body).size(), budget > 1 ? 1u : 0u) << "budget " << budget << ": " << resumed.body;
+    http_.reset();  // before the Server it serves
+    server_.reset();
+  }
+}
+
 TEST_F(HttpServerTest, CancelledRequestStopsTheHandlerAndSendsNoResponse) {
   start({.json_response = true});
   const std::string session = open_session();
