@@ -53,7 +53,8 @@ struct HttpServerOptions {
   std::chrono::seconds send_timeout{60};
   std::chrono::milliseconds sse_retry{1000};           // the `retry` of every priming event
   std::size_t max_stored_events = 1000;                // per session, for resumption (oldest dropped)
-  std::size_t max_stored_event_bytes = 16 * 1024 * 1024;  // the same in bytes; the newest event is always kept
+  // The same in bytes; the newest event is kept whatever its size (but see the next one).
+  std::size_t max_stored_event_bytes = 16 * 1024 * 1024;
   // What the stores of all sessions hold together. Past it, a session stores no more events (its
   // clients still get them live) until room frees: resumption degrades, memory stays bounded.
   std::size_t max_total_stored_event_bytes = std::size_t{1} << 30;
