@@ -502,9 +502,13 @@ TEST_F(HttpServerTest, AClientThatStopsReadingIsCutAndResumesWithoutLoss) {
                                     session + "\r\nLast-Event-ID: " + before.last_id + "\r\n\r\n"));
   const std::string last_marker = "\"data\":{\"i\":" + std::to_string(kEvents - 1) + ",";
   std::string rest;
+  // Until the last event has come whole (its data line, then the blank line that ends it).
+  const auto last_event_whole = [&] {
+    const auto at = rest.find(last_marker, rest.size() < 8192 ? 0 : rest.size() - 8192);
+    return at != std::string::npos && rest.find("\n\n", at) != std::string::npos;
+  };
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (rest.find(last_marker, rest.size() < 4096 ? 0 : rest.size() - 4096) == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline) {
+  while (!last_event_whole() && std::chrono::steady_clock::now() < deadline) {
     char chunk[65536];
     beast::error_code ec;
     const auto n = resumed.read_some(asio::buffer(chunk), ec);
