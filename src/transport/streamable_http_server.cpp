@@ -172,7 +172,7 @@ struct StreamableHttpServer::Impl : std::enable_shared_from_this<StreamableHttpS
     // request stream either: then it needs no streams at all.
     if (mode == Session::Mode::stateless && options.json_response) return entry;
     entry->streams = std::make_shared<http_detail::SessionStreams>(options.max_stored_events, options.max_stored_event_bytes,
-                                                                   options.sse_retry, store_budget);
+                                                                   options.sse_retry, store_budget, id);
     if (mode == Session::Mode::stateful) {
       entry->session->set_standalone(entry->streams->outbound(http_detail::SessionStreams::kStandalone));
       std::weak_ptr<Impl> weak = weak_from_this();
@@ -291,12 +291,15 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
   }
 
   // SseSink (any thread)
-  void write_frame(std::string frame) override {
+  Flow write_frame(std::string frame) override {
     const std::size_t size = frame.size();
     const std::size_t waiting = unsent_bytes_.fetch_add(size, std::memory_order_relaxed);
-    if (waiting <= server_->options.max_unsent_sse_bytes) return enqueue({std::move(frame), true});
+    if (waiting <= server_->options.max_unsent_sse_bytes) {
+      enqueue({std::move(frame), true});
+      return flow_at(waiting + size);
+    }
     unsent_bytes_.fetch_sub(size, std::memory_order_relaxed);
-    if (cut_for_overrun_.exchange(true, std::memory_order_relaxed)) return;
+    if (cut_for_overrun_.exchange(true, std::memory_order_relaxed)) return Flow::overrun;
     asio::post(socket_.get_executor(), [self = shared_from_this(), waiting] {
       if (!self->sse_active_) {  // the stream ended here meanwhile: nothing left to cut
         self->cut_for_overrun_.store(false, std::memory_order_relaxed);
@@ -306,7 +309,9 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
                             {{"unsent_bytes", waiting}, {"limit", self->server_->options.max_unsent_sse_bytes}});
       self->fail_sse();
     });
+    return Flow::overrun;
   }
+  Flow flow() const override { return flow_at(unsent_bytes_.load(std::memory_order_relaxed)); }
   void replay_frame(std::string frame) override { enqueue({std::move(frame), false}); }
   void end_stream() override {
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
@@ -341,6 +346,12 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
     std::string bytes;
     bool counted;  // against max_unsent_sse_bytes: sent live, not replayed from the store
   };
+
+  Flow flow_at(std::size_t waiting) const noexcept {
+    const std::size_t limit = server_->options.max_unsent_sse_bytes;
+    if (waiting <= limit / 2) return Flow::flowing;
+    return waiting <= limit - limit / 5 ? Flow::filling : Flow::backed_up;
+  }
 
   void enqueue(Frame frame) {
     asio::post(socket_.get_executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
@@ -388,7 +399,7 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
     const bool malformed = ec.category() == beast::http::make_error_code(http::error::bad_method).category() &&
                            ec != http::error::end_of_stream && ec != http::error::partial_message;
     if (malformed) return refuse(http::status::bad_request, "malformed HTTP request: " + ec.message());
-    if (ec) return detach_sse();
+    if (ec) return detach_sse(false);
     request_ = parser_->release();
     keep_alive_ = request_.keep_alive();
     handle();
@@ -535,8 +546,11 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
     }
     // SSE: this connection writes the request's stream until its response.
     const auto stream = entry->streams->open_stream();
+    if (!begin_sse(entry, stream)) {  // the session closed since we looked it up
+      entry->requests_in_flight--;
+      return reject(http::status::not_found, "session not found or expired");
+    }
     auto reply = std::make_shared<CountedOutbound>(server_, entry->streams->outbound(stream), entry, o.stateless);
-    begin_sse(entry, stream);
     entry->session->receive(std::move(*message), reply);
   }
 
@@ -555,20 +569,16 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
         return;
       }
       // An id we never issued: a fresh standalone stream, as without Last-Event-ID.
-      keep_alive_self_.reset();
-      sse_session_.reset();
-      sse_active_ = false;
+      undo_sse_headers();
     }
     begin_sse_headers(entry);
     sse_stream_ = http_detail::SessionStreams::kStandalone;
-    if (!entry->streams->attach(sse_stream_, shared_from_this())) {
-      // A second standalone stream: refuse (before any byte of the SSE response went out).
-      keep_alive_self_.reset();
-      sse_session_.reset();
-      sse_active_ = false;
-      header_pending_ = false;
+    const auto attached = entry->streams->attach(sse_stream_, shared_from_this());
+    if (attached == http_detail::SessionStreams::Attach::attached) return;
+    undo_sse_headers();  // refused before any byte of the SSE response went out
+    if (attached == http_detail::SessionStreams::Attach::taken)
       return reject(http::status::conflict, "this session already has an open GET stream");
-    }
+    reject(http::status::not_found, "session not found or expired");  // it closed after we looked it up
   }
 
   void handle_delete() {
@@ -585,10 +595,13 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
 
   // --- SSE -----------------------------------------------------------------------------------
 
-  void begin_sse(const std::shared_ptr<HttpSession>& entry, std::uint64_t stream) {
+  // False when the stream has closed already (its session did, before its first event).
+  bool begin_sse(const std::shared_ptr<HttpSession>& entry, std::uint64_t stream) {
     begin_sse_headers(entry);
     sse_stream_ = stream;
-    entry->streams->attach(stream, shared_from_this());
+    if (entry->streams->attach(stream, shared_from_this()) == http_detail::SessionStreams::Attach::attached) return true;
+    undo_sse_headers();
+    return false;
   }
 
   void begin_sse_headers(const std::shared_ptr<HttpSession>& entry) {
@@ -600,6 +613,13 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
     header_pending_ = true;
     end_after_queue_ = false;
     abort_after_queue_ = false;
+  }
+
+  void undo_sse_headers() {
+    keep_alive_self_.reset();
+    sse_session_.reset();
+    sse_active_ = false;
+    header_pending_ = false;
   }
 
   // Writes run one pump behind the events that queue them (schedule_pump), so that what the
@@ -674,12 +694,12 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
   }
 
   void end_sse() {
-    detach_sse();
+    detach_sse(end_after_queue_ && !abort_after_queue_);
     next_request();
   }
 
   void fail_sse() {
-    detach_sse();
+    detach_sse(false);
     close();
   }
 
@@ -688,10 +708,11 @@ class HttpConnection final : public SseSink, public std::enable_shared_from_this
     socket_.close(ignored);
   }
 
-  void detach_sse() {
+  // `ended`: the response ended after the stream's last event (not cut, not failed).
+  void detach_sse(bool ended) {
     keep_alive_self_.reset();
     if (!sse_session_) return;
-    sse_session_->streams->detach(sse_stream_, this);
+    sse_session_->streams->detach(sse_stream_, this, ended);
     sse_session_->last_activity_ms = StreamableHttpServer::Impl::now_ms();
     sse_session_.reset();
     sse_active_ = false;

@@ -32,7 +32,8 @@
 //  - a stateful server's response names no session but its request's (or, for an initialize, the
 //    new one), and a 200 with a body names it; a stateless server names none;
 //  - afterwards a fresh connection still gets its answer within 2 s: the accept loop and the I/O
-//    threads are alive.
+//    threads are alive;
+//  - no session or SSE stream attempts a state change its machine's table lacks.
 // Any violation traps, so libFuzzer records the input. replay_main.cpp replays the corpus in CI.
 #include "../../src/transport/sse_parser.hpp"
 #include "trellis/fsm_catalog.hpp"
@@ -164,6 +165,13 @@ struct Fixture {
     // Every refused request is logged at info: keep stderr for findings (the lines are still
     // formatted, which is code under test too).
     if (!verbose()) telemetry::Logger::global().set_sink([](std::string_view) {});
+    // Whatever the bytes, every session and SSE stream changes state only along its table's rows.
+    fsm::set_illegal_transition_handler([](const fsm::IllegalTransition& t) {
+      std::fprintf(stderr, "fuzz_http: illegal transition in %.*s: %.*s --%.*s-->\n", static_cast<int>(t.machine.size()),
+                   t.machine.data(), static_cast<int>(t.state.size()), t.state.data(), static_cast<int>(t.event.size()),
+                   t.event.data());
+      __builtin_trap();
+    });
     register_catalog(server);
     for (std::size_t i = 0; i < kModes.size(); ++i) {
       http[i] = std::make_unique<StreamableHttpServer>(server, HttpServerOptions{.address = "127.0.0.1",

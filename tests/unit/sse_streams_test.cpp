@@ -11,12 +11,17 @@ namespace trellis::http_detail {
 namespace {
 
 using namespace std::chrono_literals;
+using State = SessionStreams::State;
 
 constexpr std::size_t kNoByteLimit = SIZE_MAX;
 
 class RecordingSink final : public SseSink {
  public:
-  void write_frame(std::string frame) override { frames.push_back(std::move(frame)); }
+  Flow write_frame(std::string frame) override {
+    frames.push_back(std::move(frame));
+    return level;
+  }
+  Flow flow() const override { return level == Flow::overrun ? Flow::backed_up : level; }
   void replay_frame(std::string frame) override {
     frames.push_back(std::move(frame));
     ++replayed;
@@ -24,6 +29,7 @@ class RecordingSink final : public SseSink {
   void end_stream() override { ++ends; }
   void abort_stream() override { ++aborts; }
 
+  Flow level = Flow::flowing;  // what the next writes report
   std::vector<std::string> frames;
   int replayed = 0;  // of the frames, those a resume resent from the store
   int ends = 0;
@@ -37,14 +43,14 @@ TEST(SessionStreams, ResumeReplaysWhatFollowsTheLastEventIdThenEnds) {
   auto streams = std::make_shared<SessionStreams>(16, kNoByteLimit, 1000ms);
   const auto stream = streams->open_stream();
   auto first = std::make_shared<RecordingSink>();
-  ASSERT_TRUE(streams->attach(stream, first));
+  ASSERT_EQ(streams->attach(stream, first), SessionStreams::Attach::attached);
   streams->publish(stream, R"({"n":1})");
   streams->publish(stream, R"({"n":2})");
   streams->finish(stream);
   ASSERT_EQ(first->frames.size(), 3u);  // priming, then the two messages
   EXPECT_NE(first->frames[0].find("retry: 1000\ndata: \n\n"), std::string::npos);
   EXPECT_EQ(first->ends, 1);
-  streams->detach(stream, first.get());
+  streams->detach(stream, first.get(), true);
 
   auto resumed = std::make_shared<RecordingSink>();
   EXPECT_EQ(streams->resume(id_of(first->frames[1]), resumed), stream);
@@ -53,6 +59,106 @@ TEST(SessionStreams, ResumeReplaysWhatFollowsTheLastEventIdThenEnds) {
   EXPECT_EQ(resumed->replayed, 1) << "a replay is not bounded as live events are";
   EXPECT_EQ(first->replayed, 0);
   EXPECT_EQ(resumed->ends, 1);
+}
+
+// The sse_stream machine through flow control, a cut, a resume, the end and a late resume.
+TEST(SessionStreams, AStreamFollowsItsMachineThroughBackpressureACutAndResumes) {
+  auto streams = std::make_shared<SessionStreams>(64, kNoByteLimit, 1000ms);
+  const auto stream = streams->open_stream();
+  EXPECT_EQ(streams->state(stream), State::opening);
+  auto first = std::make_shared<RecordingSink>();
+  ASSERT_EQ(streams->attach(stream, first), SessionStreams::Attach::attached);
+  EXPECT_EQ(streams->state(stream), State::active);
+
+  first->level = Flow::backed_up;  // over 80 % of the connection's bound waits
+  streams->publish(stream, R"({"n":1})");
+  EXPECT_EQ(streams->state(stream), State::paused);
+  first->level = Flow::filling;  // between half and 80 %: still paused
+  streams->publish(stream, R"({"n":2})");
+  EXPECT_EQ(streams->state(stream), State::paused);
+  const auto later = std::chrono::steady_clock::now() + 1h;
+  streams->heartbeat(later, 1s);
+  EXPECT_EQ(first->frames.size(), 3u) << "a paused stream gets no heartbeat";
+  first->level = Flow::flowing;  // the client caught up, and no event came to tell: the sweep notices
+  streams->heartbeat(later, 1s);
+  EXPECT_EQ(streams->state(stream), State::active);
+  ASSERT_EQ(first->frames.size(), 4u);
+  EXPECT_EQ(first->frames.back(), ": keep-alive\n\n");
+
+  first->level = Flow::overrun;  // past the bound the connection cuts itself
+  streams->publish(stream, R"({"n":3})");
+  EXPECT_EQ(streams->state(stream), State::resuming);
+  streams->publish(stream, R"({"n":4})");
+  EXPECT_EQ(first->frames.size(), 5u) << "nothing more goes to the connection that was cut";
+  streams->detach(stream, first.get(), false);  // the cut connection goes away: nothing changes
+  EXPECT_EQ(streams->state(stream), State::resuming);
+
+  auto second = std::make_shared<RecordingSink>();
+  ASSERT_EQ(streams->resume(id_of(first->frames[2]), second), stream);  // after {"n":2}
+  EXPECT_EQ(streams->state(stream), State::active);
+  ASSERT_EQ(second->frames.size(), 2u);
+  EXPECT_NE(second->frames[0].find(R"({"n":3})"), std::string::npos);
+  EXPECT_NE(second->frames[1].find(R"({"n":4})"), std::string::npos);
+  streams->finish(stream);
+  EXPECT_EQ(streams->state(stream), State::closing);
+  EXPECT_EQ(second->ends, 1);
+  streams->detach(stream, second.get(), true);
+  EXPECT_EQ(streams->state(stream), State::closed);
+  EXPECT_FALSE(streams->any_attached());
+
+  // A stream that ended still replays for a client whose connection broke after the last write.
+  auto third = std::make_shared<RecordingSink>();
+  ASSERT_EQ(streams->resume(id_of(first->frames[2]), third), stream);
+  EXPECT_EQ(third->frames, second->frames);
+  EXPECT_EQ(third->ends, 1);
+  EXPECT_EQ(streams->state(stream), State::closed);
+  EXPECT_FALSE(streams->any_attached());
+}
+
+TEST(SessionStreams, TheStandaloneStreamDropsWhatPrecedesItsFirstGetAndEndsWithTheSession) {
+  constexpr auto kStandalone = SessionStreams::kStandalone;
+  auto streams = std::make_shared<SessionStreams>(64, kNoByteLimit, 1000ms);
+  streams->publish(kStandalone, R"({"early":1})");
+  EXPECT_EQ(streams->state(kStandalone), State::opening);
+  auto probe = std::make_shared<RecordingSink>();
+  EXPECT_FALSE(streams->resume("0_0", probe).has_value()) << "no event of it was ever sent";
+
+  auto get = std::make_shared<RecordingSink>();
+  ASSERT_EQ(streams->attach(kStandalone, get), SessionStreams::Attach::attached);
+  ASSERT_EQ(get->frames.size(), 1u) << "the priming event only";
+  EXPECT_EQ(get->frames[0].find("early"), std::string::npos);
+  auto second_get = std::make_shared<RecordingSink>();
+  EXPECT_EQ(streams->attach(kStandalone, second_get), SessionStreams::Attach::taken);
+
+  streams->detach(kStandalone, get.get(), false);
+  EXPECT_EQ(streams->state(kStandalone), State::resuming);
+  ASSERT_EQ(streams->attach(kStandalone, second_get), SessionStreams::Attach::attached);  // a new GET, no Last-Event-ID
+  EXPECT_EQ(streams->state(kStandalone), State::active);
+  EXPECT_EQ(second_get->frames.size(), 1u) << "nothing is replayed without Last-Event-ID";
+
+  streams->close_all();
+  EXPECT_EQ(streams->state(kStandalone), State::closing);
+  EXPECT_EQ(second_get->ends, 1);
+  streams->detach(kStandalone, second_get.get(), true);
+  EXPECT_EQ(streams->state(kStandalone), State::closed);
+  auto late = std::make_shared<RecordingSink>();
+  EXPECT_EQ(streams->attach(kStandalone, late), SessionStreams::Attach::closed);
+}
+
+// A POST's stream opened just as its session closed: its connection is refused (404), rather than
+// left waiting for events that will never come.
+TEST(SessionStreams, AStreamWhoseSessionClosedBeforeItsConnectionCameRefusesIt) {
+  auto streams = std::make_shared<SessionStreams>(64, kNoByteLimit, 1000ms);
+  const auto stream = streams->open_stream();
+  streams->close_all();
+  EXPECT_EQ(streams->state(stream), State::closed);
+  auto sink = std::make_shared<RecordingSink>();
+  EXPECT_EQ(streams->attach(stream, sink), SessionStreams::Attach::closed);
+  EXPECT_TRUE(sink->frames.empty());
+  streams->publish(stream, R"({"late":1})");
+  streams->finish(stream);
+  EXPECT_EQ(streams->state(stream), State::closed);
+  EXPECT_TRUE(sink->frames.empty());
 }
 
 TEST(SessionStreams, ForgetsFinishedStreamsOnlyOnceTheirEventsLeftTheStore) {
@@ -66,7 +172,7 @@ TEST(SessionStreams, ForgetsFinishedStreamsOnlyOnceTheirEventsLeftTheStore) {
     streams->attach(stream, sink);
     streams->publish(stream, R"({"ok":true})");
     streams->finish(stream);
-    streams->detach(stream, sink.get());
+    streams->detach(stream, sink.get(), true);
     last_ids.push_back(id_of(sink->frames.back()));
   };
   // Past the point where open_stream() sweeps (2 * max_events + 16 streams).
@@ -97,12 +203,15 @@ TEST(SessionStreams, KeepsAStreamThatIsStillAttachedOrUnfinished) {
   auto unfinished_sink = std::make_shared<RecordingSink>();
   streams->attach(unfinished, unfinished_sink);
   streams->publish(unfinished, R"({"u":1})");
-  streams->detach(unfinished, unfinished_sink.get());  // cut before its answer
+  streams->detach(unfinished, unfinished_sink.get(), false);  // cut before its answer
 
   for (std::size_t i = 0; i < 2 * kMaxEvents + 20; ++i) {
     const auto stream = streams->open_stream();
+    auto sink = std::make_shared<RecordingSink>();
+    streams->attach(stream, sink);
     streams->publish(stream, R"({"x":1})");
     streams->finish(stream);
+    streams->detach(stream, sink.get(), true);
   }
   auto resumed = std::make_shared<RecordingSink>();
   EXPECT_TRUE(streams->resume(id_of(unfinished_sink->frames.back()), resumed).has_value());
@@ -140,7 +249,7 @@ TEST(SessionStreams, StoresSharingABudgetHoldNoMoreThanItTogether) {
   const auto stored = [](SessionStreams& streams, const Attached& a) {
     auto sink = std::make_shared<RecordingSink>();
     EXPECT_TRUE(streams.resume(a.priming, sink).has_value());
-    streams.detach(a.stream, sink.get());
+    streams.detach(a.stream, sink.get(), false);
     return sink->frames.size();
   };
   const auto a = attach(*first);

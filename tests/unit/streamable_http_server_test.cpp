@@ -3,6 +3,7 @@
 #include "trellis/streamable_http_server.hpp"
 #include "server/session_impl.hpp"
 #include "support/receive_until_closed.hpp"
+#include "trellis/telemetry/events.hpp"
 #include "trellis/telemetry/log.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -16,6 +17,7 @@
 
 #include <atomic>
 #include <future>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -446,6 +448,54 @@ TEST_F(HttpServerTest, StreamCutMidCallIsResumedWithLastEventIdWithoutLossOrRepe
   EXPECT_EQ(progress, (std::vector<double>{1, 2, 3, 4, 5, 6})) << "no event lost or repeated";
   std::sort(ids.begin(), ids.end());
   EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end()) << "event ids are unique";
+}
+
+// The server drives each SSE stream through the sse_stream machine: a stream cut mid-call and
+// resumed after its response was stored takes exactly these rows, and none the table lacks.
+TEST_F(HttpServerTest, AStreamCutAndResumedWalksItsMachine) {
+  std::mutex mutex;
+  std::map<std::string, std::vector<std::string>> changes;  // instance -> "from>to" in order
+  int illegal = 0;
+  const auto sse_stream = [](const telemetry::Event& e) { return e.metadata.at("machine") == "sse_stream"; };
+  telemetry::Subscription recorder(telemetry::Dispatcher::global(), "trellis.fsm.transition", [&](const telemetry::Event& e) {
+    if (!sse_stream(e)) return;
+    std::lock_guard lock(mutex);
+    changes[std::string(e.metadata.at("instance").as_string())].push_back(
+        std::string(e.metadata.at("from").as_string()) + ">" + std::string(e.metadata.at("to").as_string()));
+  });
+  telemetry::Subscription refusals(telemetry::Dispatcher::global(), "trellis.fsm.illegal_transition", [&](const telemetry::Event& e) {
+    if (!sse_stream(e)) return;
+    std::lock_guard lock(mutex);
+    ++illegal;
+  });
+  start({.sse_retry = std::chrono::milliseconds(10)});
+  cut_mid_call_ = true;
+  const std::string session = open_session();
+  auto first = exchange(port_, http::verb::post,
+                        R"({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"steps","_meta":{"progressToken":"p"}}})",
+                        {{"Mcp-Session-Id", session}});
+  const auto before = events(first.body);
+  ASSERT_FALSE(before.empty());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the call finishes meanwhile; its response is stored
+  auto resumed = exchange(port_, http::verb::get, "",
+                          {{"Mcp-Session-Id", session}, {"Accept", "text/event-stream"}, {"Last-Event-ID", before.back().first}});
+  ASSERT_EQ(resumed.status, 200);
+  const std::string instance = session + "/" + before.back().first.substr(0, before.back().first.find('_'));
+  const std::vector<std::string> expected{"opening>active", "active>resuming", "resuming>active", "active>closing",
+                                          "closing>closed"};
+  // The last change comes once the server has written the end of the response, which the client
+  // may read first.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  for (;;) {
+    {
+      std::lock_guard lock(mutex);
+      if (changes[instance].size() >= expected.size() || std::chrono::steady_clock::now() > deadline) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(changes[instance], expected);
+  EXPECT_EQ(illegal, 0);
 }
 
 // The `i` of each whole log event in raw SSE bytes (chunked or not), in order, and the id of the
