@@ -36,6 +36,7 @@
 //  - no session or SSE stream attempts a state change its machine's table lacks.
 // Any violation traps, so libFuzzer records the input. replay_main.cpp replays the corpus in CI.
 #include "../../src/transport/sse_parser.hpp"
+#include "trap_illegal_transitions.hpp"
 #include "trellis/fsm_catalog.hpp"
 #include "trellis/jsonrpc.hpp"
 #include "trellis/server.hpp"
@@ -166,12 +167,7 @@ struct Fixture {
     // formatted, which is code under test too).
     if (!verbose()) telemetry::Logger::global().set_sink([](std::string_view) {});
     // Whatever the bytes, every session and SSE stream changes state only along its table's rows.
-    fsm::set_illegal_transition_handler([](const fsm::IllegalTransition& t) {
-      std::fprintf(stderr, "fuzz_http: illegal transition in %.*s: %.*s --%.*s-->\n", static_cast<int>(t.machine.size()),
-                   t.machine.data(), static_cast<int>(t.state.size()), t.state.data(), static_cast<int>(t.event.size()),
-                   t.event.data());
-      __builtin_trap();
-    });
+    fuzzing::trap_illegal_transitions("fuzz_http");
     register_catalog(server);
     for (std::size_t i = 0; i < kModes.size(); ++i) {
       http[i] = std::make_unique<StreamableHttpServer>(server, HttpServerOptions{.address = "127.0.0.1",

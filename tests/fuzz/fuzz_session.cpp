@@ -18,9 +18,11 @@
 //  - no response is an internal error (-32603): no handler here fails, so one would be the
 //    session's own mistake with the client's input; every error has a message;
 //  - progress names a token a request carried, and stops once that request is answered;
-//  - the session then closes on close() within the drain timeout.
+//  - the session then closes on close() within the drain timeout;
+//  - the session changes state only along the server_session table's rows.
 // Any violation traps, so libFuzzer records the input. replay_main.cpp replays the corpus in CI.
 #include "../support/wait_closed.hpp"
+#include "trap_illegal_transitions.hpp"
 #include "trellis/server.hpp"
 #include "trellis/server_session.hpp"
 
@@ -165,7 +167,10 @@ struct Fixture {
                  .max_subscriptions_per_session = 4,
                  .page_size = 2,
                  .drain_timeout = kDrainTimeout}};
-  Fixture() { register_catalog(server); }
+  Fixture() {
+    fuzzing::trap_illegal_transitions("fuzz_session");  // every session changes state along its table
+    register_catalog(server);
+  }
 };
 
 Fixture& fixture() {
