@@ -450,24 +450,52 @@ TEST_F(HttpServerTest, StreamCutMidCallIsResumedWithLastEventIdWithoutLossOrRepe
   EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end()) << "event ids are unique";
 }
 
+// The state changes of every sse_stream machine instance ("<session>/<stream>"), as "from>to" in
+// order, and the changes its table refused, as the runtime reports them.
+class SseStreamChanges {
+ public:
+  // Waits up to 2 s for `instance` to have made `count` changes (the last may come after the client
+  // has read the end of a response), and returns those it made.
+  std::vector<std::string> of(const std::string& instance, std::size_t count) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    for (;;) {
+      {
+        std::lock_guard lock(mutex_);
+        if (changes_[instance].size() >= count || std::chrono::steady_clock::now() > deadline) return changes_[instance];
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  int refused() {
+    std::lock_guard lock(mutex_);
+    return refused_;
+  }
+
+ private:
+  static bool ours(const telemetry::Event& e) { return e.metadata.at("machine") == "sse_stream"; }
+
+  std::mutex mutex_;
+  std::map<std::string, std::vector<std::string>> changes_;
+  int refused_ = 0;
+  // Last, so that they stop calling in before the rest goes.
+  telemetry::Subscription changed_{telemetry::Dispatcher::global(), "trellis.fsm.transition", [this](const telemetry::Event& e) {
+    if (!ours(e)) return;
+    std::lock_guard lock(mutex_);
+    changes_[std::string(e.metadata.at("instance").as_string())].push_back(
+        std::string(e.metadata.at("from").as_string()) + ">" + std::string(e.metadata.at("to").as_string()));
+  }};
+  telemetry::Subscription refusals_{telemetry::Dispatcher::global(), "trellis.fsm.illegal_transition",
+                                    [this](const telemetry::Event& e) {
+                                      if (!ours(e)) return;
+                                      std::lock_guard lock(mutex_);
+                                      ++refused_;
+                                    }};
+};
+
 // The server drives each SSE stream through the sse_stream machine: a stream cut mid-call and
 // resumed after its response was stored takes exactly these rows, and none the table lacks.
 TEST_F(HttpServerTest, AStreamCutAndResumedWalksItsMachine) {
-  std::mutex mutex;
-  std::map<std::string, std::vector<std::string>> changes;  // instance -> "from>to" in order
-  int illegal = 0;
-  const auto sse_stream = [](const telemetry::Event& e) { return e.metadata.at("machine") == "sse_stream"; };
-  telemetry::Subscription recorder(telemetry::Dispatcher::global(), "trellis.fsm.transition", [&](const telemetry::Event& e) {
-    if (!sse_stream(e)) return;
-    std::lock_guard lock(mutex);
-    changes[std::string(e.metadata.at("instance").as_string())].push_back(
-        std::string(e.metadata.at("from").as_string()) + ">" + std::string(e.metadata.at("to").as_string()));
-  });
-  telemetry::Subscription refusals(telemetry::Dispatcher::global(), "trellis.fsm.illegal_transition", [&](const telemetry::Event& e) {
-    if (!sse_stream(e)) return;
-    std::lock_guard lock(mutex);
-    ++illegal;
-  });
+  SseStreamChanges changes;
   start({.sse_retry = std::chrono::milliseconds(10)});
   cut_mid_call_ = true;
   const std::string session = open_session();
@@ -483,19 +511,8 @@ TEST_F(HttpServerTest, AStreamCutAndResumedWalksItsMachine) {
   const std::string instance = session + "/" + before.back().first.substr(0, before.back().first.find('_'));
   const std::vector<std::string> expected{"opening>active", "active>resuming", "resuming>active", "active>closing",
                                           "closing>closed"};
-  // The last change comes once the server has written the end of the response, which the client
-  // may read first.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  for (;;) {
-    {
-      std::lock_guard lock(mutex);
-      if (changes[instance].size() >= expected.size() || std::chrono::steady_clock::now() > deadline) break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  std::lock_guard lock(mutex);
-  EXPECT_EQ(changes[instance], expected);
-  EXPECT_EQ(illegal, 0);
+  EXPECT_EQ(changes.of(instance, expected.size()), expected);
+  EXPECT_EQ(changes.refused(), 0);
 }
 
 // The `i` of each whole log event in raw SSE bytes (chunked or not), in order, and the id of the
@@ -526,6 +543,7 @@ LoggedEvents logged_events(const std::string& raw) {
 // loses nothing and repeats nothing.
 TEST_F(HttpServerTest, AClientThatStopsReadingIsCutAndResumesWithoutLoss) {
   constexpr int kEvents = 16'000;  // about 17 MB: more than the socket buffers on both sides hold
+  SseStreamChanges changes;
   start({.max_stored_events = kEvents, .max_stored_event_bytes = 64 * 1024 * 1024, .max_unsent_sse_bytes = 64 * 1024});
   const std::string session = open_session();
   asio::io_context io;
@@ -573,6 +591,17 @@ TEST_F(HttpServerTest, AClientThatStopsReadingIsCutAndResumesWithoutLoss) {
   all.insert(all.end(), after.numbers.begin(), after.numbers.end());
   ASSERT_EQ(all.size(), static_cast<std::size_t>(kEvents)) << before.numbers.size() << " before the cut, resumed from " << before.last_id << ": " << rest.substr(0, 600);
   for (int i = 0; i < kEvents; ++i) ASSERT_EQ(all[i], i) << "in order, each once";
+  // The standalone stream paused as the unread events piled up (and may have flowed again while
+  // the socket's buffers still took some), was cut past the bound, and resumed.
+  const auto walked = changes.of(session + "/0", 4);
+  ASSERT_GE(walked.size(), 4u);
+  EXPECT_EQ(walked.front(), "opening>active");
+  EXPECT_EQ(walked[1], "active>paused");
+  EXPECT_EQ(walked[walked.size() - 2], "paused>resuming");
+  EXPECT_EQ(walked.back(), "resuming>active");
+  for (std::size_t i = 2; i + 2 < walked.size(); ++i)
+    EXPECT_EQ(walked[i], i % 2 == 0 ? "paused>active" : "active>paused") << i;
+  EXPECT_EQ(changes.refused(), 0);
 }
 
 // Past max_total_stored_event_bytes the response still arrives live, but is not stored: resuming
