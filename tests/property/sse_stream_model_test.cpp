@@ -29,7 +29,7 @@ using State = SessionStreams::State;
 class ScriptedSink final : public SseSink {
  public:
   Flow write_frame(std::string frame) override {
-    if (ids.empty() || frame.starts_with("id: ")) ids.push_back(frame.substr(4, frame.find('\n') - 4));
+    if (frame.starts_with("id: ")) ids.push_back(frame.substr(4, frame.find('\n') - 4));
     return level;
   }
   Flow flow() const override { return level; }
