@@ -269,10 +269,17 @@ async function benchClient() {
   const seq = ['--seq', '2000', '--inflight', '64'];
   const stdioLoad = [...seq, '--count', '100000'];
   const httpLoad = [...seq, '--count', '20000'];
+  const stdioServer = ['--stdio', '--', trellis, 'serve', '--stdio', '--log-level', 'off'];
   for (let run = 0; run < args.runs; ++run) {
     for (const [name, [cmd, ...pre]] of Object.entries(clients)) {
       log(`client stdio ${name} run ${run + 1}/${args.runs}`);
-      const s = await runJson(cmd, [...pre, ...stdioLoad, '--stdio', '--', trellis, 'serve', '--stdio', '--log-level', 'off']);
+      const s = await runJson(cmd, [...pre, ...stdioLoad, ...stdioServer]);
+      // Not a target: the same load with client and server on one core (the server inherits the
+      // mask), which shows what the two processes' hand-offs between cores cost each client.
+      log(`client stdio (one core) ${name} run ${run + 1}/${args.runs}`);
+      const p = await runJson('taskset', ['-c', '0', cmd, ...pre, '--inflight', '64', '--count', '100000', ...stdioServer]);
+      if (p.inflight.errors) throw new Error(`client ${name} over stdio on one core: failed calls`);
+      record(`client.stdio-1core.inflight64.calls_per_s.${name}`, 'calls/s', 'higher', p.inflight.calls_per_s);
       const server = await startHttpServer(trellis, ['serve', '--http', '127.0.0.1:0', '--log-level', 'off']);
       let h;
       try {
