@@ -53,7 +53,7 @@ void WorkerPool::enqueue(std::unique_ptr<Task> task, const void* source) {
   const bool same_burst = source != nullptr && last_source_.load(std::memory_order_relaxed) == source;
   if (!same_burst) last_source_.store(source, std::memory_order_relaxed);
   {
-    std::lock_guard lock(queue_mutex_);
+    std::lock_guard lock(queue_lock_);
     queue_.push_back(task.get());
     (void)task.release();  // owned by the queue now
     queued_.fetch_add(1, kSeqCst);
@@ -71,7 +71,7 @@ void WorkerPool::enqueue(std::unique_ptr<Task> task, const void* source) {
 
 bool WorkerPool::try_pop(Task*& task) {
   if (queued_.load(kSeqCst) == 0) return false;
-  std::lock_guard lock(queue_mutex_);
+  std::lock_guard lock(queue_lock_);
   if (queue_.empty()) return false;
   task = queue_.front();
   queue_.pop_front();

@@ -26,11 +26,11 @@
 //
 // The queue is a deque of task pointers under a spin lock held only to push or pop one pointer
 // (a std::mutex there made the I/O thread and the workers sleep on it and wake each other with
-// futex calls: with pipelined stdio requests, 720k-790k calls/s against 760k-935k with the spin
+// futex calls: with pipelined stdio requests, 700k-790k calls/s against 760k-935k with the spin
 // lock), with an atomic count beside it so that a spinning worker looks without taking the lock. (Not
 // boost::lockfree::queue: its free list reads recycled nodes without synchronization, a data
 // race by the C++ memory model that ThreadSanitizer reports.) Its length is bounded by the
-// sessions' in-flight limits; parking and waking take a second mutex.
+// sessions' in-flight limits; parking and waking take a mutex.
 #pragma once
 
 #include "core/spin_lock.hpp"
@@ -115,9 +115,9 @@ class WorkerPool {
 
   const std::chrono::microseconds spin_;
   const std::size_t size_;
-  detail::SpinLock queue_mutex_;  // held for one push or pop
+  detail::SpinLock queue_lock_;  // held for one push or pop
   std::deque<Task*> queue_;
-  std::atomic<std::size_t> queued_{0};  // queue_.size(), readable without the mutex
+  std::atomic<std::size_t> queued_{0};  // queue_.size(), readable without the lock
   std::atomic<std::uint64_t> pops_{0};  // tasks taken so far: the sentinel's sign of progress
   std::atomic<std::size_t> spinning_{0};
   std::atomic<std::size_t> busy_{0};    // workers running tasks, or woken to take one
