@@ -17,12 +17,6 @@ constexpr auto kSeqCst = std::memory_order_seq_cst;
 
 thread_local bool t_on_worker = false;
 
-void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
 }  // namespace
 
 WorkerPool::WorkerPool(std::size_t threads, std::chrono::microseconds spin) : spin_(spin), size_(threads) {
@@ -142,7 +136,7 @@ bool WorkerPool::spin_for(Task*& task) {
       // core the producer of its next task needs.
       ::sched_yield();
     } else {
-      cpu_relax();
+      detail::cpu_relax();
     }
   }
   if (found) busy_.fetch_add(1, kSeqCst);
