@@ -140,7 +140,7 @@ bool Connection::launch_transport() {
   return true;
 }
 
-void Connection::deliver(std::uint64_t generation, jsonrpc::Message message) {
+void Connection::deliver(std::uint64_t generation, jsonrpc::Message&& message) {
   // Posted, never run inline: a handler may replace the transport, which must not happen inside
   // the transport's own read handler. The failed/session_lost posts that follow a message are
   // queued after this drain, so the order the transport reported things in is kept.
@@ -473,7 +473,7 @@ void Connection::fail_all(const Error& error, bool tell_server) {
   for (auto id : ids) end_call(id, error, tell_server, error.message);
 }
 
-void Connection::on_transport_message(std::uint64_t generation, jsonrpc::Message message) {
+void Connection::on_transport_message(std::uint64_t generation, jsonrpc::Message&& message) {
   if (generation != generation_) {
     ++stale_generation_;  // a transport we already replaced: nothing it says counts
     return;
@@ -494,7 +494,7 @@ void Connection::on_transport_message(std::uint64_t generation, jsonrpc::Message
   }
 }
 
-void Connection::on_response(jsonrpc::Message message) {
+void Connection::on_response(jsonrpc::Message&& message) {
   const auto id = integer_id(message.id());
   const auto state = machine_.state();
   const bool can_record = machine_.can_fire(E::response, state);
@@ -574,7 +574,7 @@ void Connection::on_notification(const jsonrpc::Message& message) {
   }
 }
 
-void Connection::on_server_request(jsonrpc::Message message) {
+void Connection::on_server_request(jsonrpc::Message&& message) {
   const std::string_view method = message.method();
   if (method == "ping") return reply(message.id(), boost::json::object{});
   const auto& h = options_.handlers;

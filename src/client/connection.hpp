@@ -81,9 +81,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool launch_transport();  // a new generation's transport, started; false when the factory gave none
   // From the transport, on any thread: queues the message; the first into an empty inbox posts
   // drain_inbox(), so a read that yields many messages costs one hand-off, not one each.
-  void deliver(std::uint64_t generation, jsonrpc::Message message);
+  void deliver(std::uint64_t generation, jsonrpc::Message&& message);
   void drain_inbox();
-  void on_transport_message(std::uint64_t generation, jsonrpc::Message message);
+  void on_transport_message(std::uint64_t generation, jsonrpc::Message&& message);
   void on_transport_failed(std::uint64_t generation, Error error);
   void on_session_lost(std::uint64_t generation);
   void drop_transport();
@@ -104,14 +104,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void send_request(std::int64_t id, std::string frame, int attempt);
   // Encodes and sends a notification; null params: none.
   Result<void> send_notification(std::string_view method, const boost::json::value& params);
-  void on_response(jsonrpc::Message message);
+  void on_response(jsonrpc::Message&& message);
   void end_call(std::int64_t id, Result<boost::json::value> outcome, bool tell_server, std::string_view reason);
   void arm_timeout(std::int64_t id, Call& call, std::chrono::milliseconds after);
   void fail_all(const Error& error, bool tell_server);
 
   // What the server sends.
   void on_notification(const jsonrpc::Message& message);
-  void on_server_request(jsonrpc::Message message);
+  void on_server_request(jsonrpc::Message&& message);
   void reply(const jsonrpc::Id& id, Result<boost::json::value> outcome);
 
   Error state_error() const;

@@ -11,6 +11,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/json/serialize.hpp>
 
 namespace trellis {
@@ -53,6 +54,15 @@ std::string encode_outcome(const jsonrpc::Id& id, const Result<boost::json::valu
   return out;
 }
 
+// The io_context of the two executors the transports give a session: an io_context's own
+// (serve_stdio) and a strand of it (Streamable HTTP); nullptr for any other kind.
+boost::asio::io_context* io_context_of(const boost::asio::any_io_executor& executor) {
+  using IoExecutor = boost::asio::io_context::executor_type;
+  if (const auto* io = executor.target<IoExecutor>()) return &io->context();
+  if (const auto* strand = executor.target<boost::asio::strand<IoExecutor>>()) return &strand->get_inner_executor().context();
+  return nullptr;
+}
+
 }  // namespace
 
 SessionImpl::SessionImpl(std::shared_ptr<Core> core, boost::asio::any_io_executor executor, std::string id, Mode mode,
@@ -60,6 +70,7 @@ SessionImpl::SessionImpl(std::shared_ptr<Core> core, boost::asio::any_io_executo
     : keep_alive_(std::move(keep_alive)),
       core_(std::move(core)),
       strand_(std::move(executor)),
+      io_(io_context_of(strand_)),
       id_(std::move(id)),
       mode_(mode),
       scheduler_(strand_),
@@ -118,7 +129,7 @@ std::string SessionImpl::protocol_version() const {
 
 boost::json::object SessionImpl::debug_state() const { return machine_.debug_state(inflight_.size()); }
 
-void SessionImpl::on_message(jsonrpc::Message message, std::shared_ptr<Outbound> reply) {
+void SessionImpl::on_message(jsonrpc::Message&& message, std::shared_ptr<Outbound>&& reply) {
   reap_finished();  // before the in-flight limit, duplicate ids and cancellations are looked at
   switch (message.kind()) {
     case jsonrpc::MessageKind::request: return on_request(std::move(message), std::move(reply));
@@ -167,7 +178,7 @@ std::optional<Error> SessionImpl::admission_error(std::string_view method) {
   return std::nullopt;
 }
 
-void SessionImpl::on_request(jsonrpc::Message message, std::shared_ptr<Outbound> reply) {
+void SessionImpl::on_request(jsonrpc::Message&& message, std::shared_ptr<Outbound>&& reply) {
   const std::string_view method = message.method();
   if (method == "initialize") return on_initialize(message, reply);
   if (auto refused = admission_error(method)) return reply_now(reply, message.id(), *refused);
@@ -181,11 +192,12 @@ void SessionImpl::on_request(jsonrpc::Message message, std::shared_ptr<Outbound>
     const auto* params = message.params().if_object();
     return reply_now(reply, message.id(), handler->fn(*this, params ? *params : kNoParams, nullptr));
   }
-  if (inflight_.contains(message.id()))
+  const auto [entry, fresh] = inflight_.try_emplace(message.id());
+  if (!fresh)
     return reply_now(reply, message.id(),
                      make_error(ErrorKind::protocol, "a request with this id is already in flight",
                                 boost::json::object{{"id", message.id().to_json()}}, jsonrpc_code::invalid_request));
-  run_on_worker(*handler, std::move(message), std::move(reply));
+  run_on_worker(*handler, std::move(message), std::move(reply), entry);
 }
 
 namespace {
@@ -198,23 +210,41 @@ namespace {
 // - the Outbound last: a transport may tie its io_context's lifetime to its replies (Streamable
 //   HTTP's stop() waits until none is left), so that the session and the guard, which touch that
 //   io_context, are let go while it certainly lives. (stdio's Outbound touches no io_context.)
+//
+// The work guard is on the io_context itself when the session knows it (one atomic increment),
+// and on the type-erased strand only for an executor of another kind.
+class SessionWork {
+ public:
+  SessionWork(boost::asio::io_context* io, const boost::asio::any_io_executor& strand) {
+    if (io != nullptr) {
+      io_work_.emplace(io->get_executor());
+    } else {
+      other_work_.emplace(strand);
+    }
+  }
+
+ private:
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> io_work_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::any_io_executor>> other_work_;
+};
+
 struct WorkerHold {
-  std::shared_ptr<Outbound> outbound;                                   // destroyed last
-  boost::asio::executor_work_guard<boost::asio::any_io_executor> work;
-  std::shared_ptr<SessionImpl> session;                                 // destroyed first
+  std::shared_ptr<Outbound> outbound;     // destroyed last
+  SessionWork work;
+  std::shared_ptr<SessionImpl> session;   // destroyed first
 };
 
 }  // namespace
 
-void SessionImpl::run_on_worker(const Method& method, jsonrpc::Message message, std::shared_ptr<Outbound> reply) {
-  const auto slot = inflight_.try_emplace(message.id()).first;
+void SessionImpl::run_on_worker(const Method& method, jsonrpc::Message&& message, std::shared_ptr<Outbound>&& reply,
+                                std::unordered_map<jsonrpc::Id, InFlight>::iterator slot) {
   // The node of an unordered_map stays put until it is erased, and only reap_finished() erases
   // it, after the worker has handed it back.
   InFlight* entry = &slot->second;
   entry->id = &slot->first;
   // Posted with this session as its source: a burst of one client's requests stays with the
   // worker that is busy with it (see WorkerPool::post).
-  core_->workers().post([hold = WorkerHold{std::move(reply), boost::asio::make_work_guard(strand_), shared_from_this()},
+  core_->workers().post([hold = WorkerHold{std::move(reply), SessionWork(io_, strand_), shared_from_this()},
                          fn = method.fn, message = std::move(message), entry, stop = entry->stop.get_token()]() mutable {
     const auto& self = hold.session;
     const auto& outbound = hold.outbound;

@@ -10,6 +10,7 @@
 #include "trellis/server_session.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include <atomic>
 #include <condition_variable>
@@ -75,14 +76,18 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
   static const jsonrpc::Router<Method>& methods();
 
   // All below run on the strand.
-  void on_message(jsonrpc::Message message, std::shared_ptr<Outbound> reply);
-  void on_request(jsonrpc::Message message, std::shared_ptr<Outbound> reply);
+  // The message and the reply are taken by reference and moved from only where they are kept (the
+  // worker's task): each move of a Message on the way costs about 70 instructions.
+  void on_message(jsonrpc::Message&& message, std::shared_ptr<Outbound>&& reply);
+  void on_request(jsonrpc::Message&& message, std::shared_ptr<Outbound>&& reply);
   void on_notification(const jsonrpc::Message& message);
   void on_response(const jsonrpc::Message& message);
   void on_initialize(const jsonrpc::Message& message, const std::shared_ptr<Outbound>& reply);
   // Refusal per the machine's state, or nullopt when the request may be served.
   std::optional<Error> admission_error(std::string_view method);
-  void run_on_worker(const Method& method, jsonrpc::Message message, std::shared_ptr<Outbound> reply);
+  // `slot`: the request's new entry in inflight_.
+  void run_on_worker(const Method& method, jsonrpc::Message&& message, std::shared_ptr<Outbound>&& reply,
+                     std::unordered_map<jsonrpc::Id, InFlight>::iterator slot);
   // A worker has answered (or dropped the answer to) this request: it no longer counts. Any
   // thread; the entry is not touched by the worker after this.
   void finished(InFlight* entry);
@@ -113,6 +118,11 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
   std::shared_ptr<Core> core_;
   // The session's strand: the serial executor every session event runs on (see Session::create).
   boost::asio::any_io_executor strand_;
+  // The strand's io_context (nullptr for an executor of another kind), for the work guard each
+  // worker's task holds: one atomic increment, where a guard on the type-erased strand_ costs a
+  // type-erased prefer() on the I/O thread and a type-erased destruction on the worker (together
+  // about 3 % of the samples of a pipelined stdio server).
+  boost::asio::io_context* io_;
   std::string id_;
   Mode mode_;
   fsm::AsioScheduler scheduler_;

@@ -3,7 +3,9 @@
 #include "support/server_fixture.hpp"
 #include "trellis/telemetry/log.hpp"
 
+#include <boost/asio/require.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -572,6 +574,47 @@ TEST(ServerSession, KeepAliveLivesExactlyAsLongAsTheSession) {
   session.reset();
   EXPECT_TRUE(weak_io.expired()) << "something still holds the session or its io_context";
 }
+
+// While a handler runs, its task keeps the session's io_context running, whoever else lets the
+// session go, and whatever kind of executor the session was given: an io_context's own (stdio),
+// a strand of it (HTTP), or another kind (here the io_context's executor with an allocator of its
+// own, which makes it a type of its own), for which the guard is taken on the executor itself.
+class SessionExecutorKind : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(SessionExecutorKind, AHandlerInFlightKeepsTheIoContextRunningUntilItReturns) {
+  Server server;
+  std::atomic<bool> started{false}, release{false};
+  ASSERT_TRUE(server.add_tool({.name = "hold"}, [&](RequestContext&, const boost::json::object&) -> Result<boost::json::object> {
+    started = true;
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return tool_text("released");
+  }));
+  boost::asio::io_context io(1);
+  const std::string kind = GetParam();
+  boost::asio::any_io_executor executor = io.get_executor();
+  if (kind == "strand") executor = boost::asio::make_strand(io);
+  if (kind == "other") executor = boost::asio::require(io.get_executor(), boost::asio::execution::allocator(std::allocator<char>()));
+  auto session = Session::create(server.core(), executor, "held", Session::Mode::stateless);
+  auto out = std::make_shared<testing::RecordingOutbound>();
+  auto request = jsonrpc::decode(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"hold"}})");
+  ASSERT_TRUE(request);
+  boost::asio::post(io, [&] { session->receive(std::move(*request), out); });
+  std::atomic<bool> returned{false};
+  std::thread runner([&] {
+    io.run();
+    returned = true;
+  });
+  for (int i = 0; i < 5000 && !started; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_TRUE(started) << "the tool did not start within 5 s";
+  boost::asio::post(io, [&] { session.reset(); });  // the handler's task holds the session alone now
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(returned) << "io_context::run() returned while a handler was running";
+  release = true;
+  runner.join();
+  EXPECT_EQ(out->response(1).at("result").at("content").at(0).at("text"), "released");
+}
+
+INSTANTIATE_TEST_SUITE_P(IoStrandOrOther, SessionExecutorKind, ::testing::Values("io", "strand", "other"));
 
 TEST(ServerSession, StatelessSessionsServeWithoutInitialize) {
   SessionHarness h;
