@@ -3,7 +3,10 @@
 //  - a decoded message, encoded again, decodes to the same kind, id, method and payload;
 //  - a failure's error response is valid JSON and itself decodes as an error response that
 //    answers the recovered id;
-//  - the size limit is inclusive and checked before parsing.
+//  - the size limit is inclusive and checked before parsing;
+//  - decode, which builds only the members a Message keeps, agrees with Message::from_json on the
+//    whole document parsed by Boost.JSON: both accept it or both refuse it, and what they accept
+//    is the same message.
 // Any violation traps, so libFuzzer records the input. replay_main.cpp replays the corpus in CI.
 #include "trellis/jsonrpc.hpp"
 
@@ -101,6 +104,33 @@ void check_failure(const trellis::Error& error) {
   check(answer->error_code() == error.code);
 }
 
+// The same text through Boost.JSON's own parser (strict, with decode's depth limit) and
+// Message::from_json: the answer decode gave, whenever that parser takes the text. (decode also
+// refuses numbers beyond the double range, which Boost.JSON turns into infinities.)
+void check_same_as_from_json(std::string_view text, const trellis::Result<jsonrpc::Message>& decoded) {
+  boost::json::parse_options strict;
+  strict.max_depth = jsonrpc::DecodeOptions{}.max_depth;
+  boost::json::error_code ec;
+  boost::json::value parsed = boost::json::parse(text, ec, {}, strict);
+  if (ec) return;  // decode refused it too (a parse error), which check_failure looked at
+  auto built = jsonrpc::Message::from_json(std::move(parsed));
+  if (!decoded) {
+    if (decoded.error().message == "JSON number out of range") return;
+    check(!built);
+    check(built.error().code == decoded.error().code);
+    return;
+  }
+  check(built.has_value());
+  check(built->kind() == decoded->kind());
+  check(built->id() == decoded->id());
+  check(built->method() == decoded->method());
+  check(same_json(built->params(), decoded->params()));
+  check(same_json(built->result(), decoded->result()));
+  check(built->error_code() == decoded->error_code());
+  check(built->error_message() == decoded->error_message());
+  check(same_json(built->error_data(), decoded->error_data()));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -112,6 +142,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } else {
     check_failure(decoded.error());
   }
+  check_same_as_from_json(text, decoded);
 
   // At the limit the answer is the same; one byte under it, the text is refused unparsed.
   jsonrpc::DecodeOptions limit;
