@@ -90,6 +90,9 @@ std::optional<boost::json::value>* envelope_slot(Envelope& envelope, std::string
   return nullptr;  // other members are ignored
 }
 
+// The members are swapped into the message rather than move-assigned: a move assignment of a
+// boost::json::value builds a temporary and swaps it in (about 145 instructions, against 40), and
+// when the two memory resources differ both copy the same way.
 Result<Message> message_from_envelope(Envelope&& envelope) {
   Message message;
   const Id* recovered = nullptr;
@@ -114,7 +117,7 @@ Result<Message> message_from_envelope(Envelope&& envelope) {
       if (!envelope.params->is_object() && !envelope.params->is_array()) {
         return invalid_request("params must be an object or an array", recovered);
       }
-      message.body_ = std::move(*envelope.params);
+      message.body_.swap(*envelope.params);
     }
     if (envelope.id && message.id_.is_null()) return invalid_request("request id must not be null", recovered);
     message.kind_ = envelope.id ? MessageKind::request : MessageKind::notification;
@@ -133,12 +136,12 @@ Result<Message> message_from_envelope(Envelope&& envelope) {
   if (envelope.result) {
     if (message.id_.is_null()) return invalid_request("a result must answer a non-null id", recovered);
     message.kind_ = MessageKind::response;
-    message.body_ = std::move(*envelope.result);
+    message.body_.swap(*envelope.result);
     return message;
   }
 
   // Moved in first, so the views below point into the object the message owns.
-  message.body_ = std::move(*envelope.error);
+  message.body_.swap(*envelope.error);
   const boost::json::object* error = message.body_.if_object();
   const boost::json::value* code = error != nullptr ? error->if_contains("code") : nullptr;
   const boost::json::value* text = error != nullptr ? error->if_contains("message") : nullptr;
