@@ -140,7 +140,7 @@ Result<Message> message_from_envelope(Envelope&& envelope) {
     return message;
   }
 
-  // Moved in first, so the views below point into the object the message owns.
+  // Swapped in first, so the views below point into the object the message owns.
   message.body_.swap(*envelope.error);
   const boost::json::object* error = message.body_.if_object();
   const boost::json::value* code = error != nullptr ? error->if_contains("code") : nullptr;

@@ -112,7 +112,10 @@ void check_same_as_from_json(std::string_view text, const trellis::Result<jsonrp
   strict.max_depth = jsonrpc::DecodeOptions{}.max_depth;
   boost::json::error_code ec;
   boost::json::value parsed = boost::json::parse(text, ec, {}, strict);
-  if (ec) return;  // decode refused it too (a parse error), which check_failure looked at
+  if (ec) {
+    check(!decoded);  // the same parser with the same options: decode refused it too
+    return;
+  }
   auto built = jsonrpc::Message::from_json(std::move(parsed));
   if (!decoded) {
     if (decoded.error().message == "JSON number out of range") return;
